@@ -1,0 +1,283 @@
+/**
+ * The keys CoreDog's configuration accepts, with their types, defaults and
+ * documentation. The parser, the README's key table and the chart's default
+ * values are all checked against this one list.
+ *
+ * Key spelling follows the seed's configuration exactly (`s3AccesskeyID`,
+ * `S3Bucket`, `DeleteLocalCorefile`, `NoticeChannel`, `messageTemplate`), even
+ * where it is inconsistent, so that existing values files keep working.
+ *
+ * @module
+ */
+
+/** The type of one configuration value and how it is checked. */
+export type KeyType =
+  | { kind: "string" }
+  | { kind: "bool" }
+  | { kind: "int"; min: number; max: number }
+  | { kind: "enum"; values: readonly string[] }
+  | { kind: "url" }
+  | { kind: "stringList" }
+  | { kind: "stringMap" };
+
+/** One configuration key. */
+export interface KeySpec {
+  type: KeyType;
+  /** Default value, shown in the README exactly as YAML would spell it. */
+  default: string | number | boolean | string[] | Record<string, string>;
+  /** One-line description for the README. */
+  doc: string;
+}
+
+/** A section of keys. */
+export type SectionSpec = Record<string, KeySpec>;
+
+/** Keys under `StorageConfig`. */
+export const STORAGE_KEYS: SectionSpec = {
+  protocol: {
+    type: { kind: "enum", values: ["s3", "cos", "oss", "cfs", "local"] },
+    default: "s3",
+    doc:
+      "Where cores go: `s3` (also `cos`, `oss`: any S3-compatible store), or `cfs`/`local` (a directory, e.g. a mounted NFS/CFS share).",
+  },
+  s3AccesskeyID: {
+    type: { kind: "string" },
+    default: "",
+    doc:
+      "S3 access key id. Prefer `COREDOG_S3_ACCESS_KEY_ID` or `COREDOG_S3_ACCESS_KEY_ID_FILE` (a mounted Secret). Empty with an empty secret: the AWS SDK's default chain (IRSA, instance profile).",
+  },
+  s3SecretAccessKey: {
+    type: { kind: "string" },
+    default: "",
+    doc: "S3 secret access key. Prefer `COREDOG_S3_SECRET_ACCESS_KEY` or `COREDOG_S3_SECRET_ACCESS_KEY_FILE`.",
+  },
+  s3Region: {
+    type: { kind: "string" },
+    default: "us-east-1",
+    doc: "Region, e.g. `ap-nanjing` for COS, `oss-cn-hangzhou` for OSS.",
+  },
+  S3Bucket: {
+    type: { kind: "string" },
+    default: "",
+    doc: "Bucket name (required for `s3`). COS bucket names carry the APPID: `name-1250000000`.",
+  },
+  S3Endpoint: {
+    type: { kind: "string" },
+    default: "",
+    doc:
+      "Endpoint host or URL, e.g. `cos.ap-nanjing.myqcloud.com`, `s3.oss-cn-hangzhou.aliyuncs.com`, `http://minio:9000`. Empty: AWS. `https://` is assumed without a scheme.",
+  },
+  S3AddressingStyle: {
+    type: { kind: "enum", values: ["auto", "path", "virtual"] },
+    default: "auto",
+    doc:
+      "`auto`: virtual-hosted for AWS, COS and OSS endpoints, path style for IP addresses, `localhost` and every other host (MinIO, Ceph). Set `path` or `virtual` to override.",
+  },
+  CFSMountPath: {
+    type: { kind: "string" },
+    default: "",
+    doc: "Directory that receives cores for `cfs`/`local` (required for those protocols).",
+  },
+  StoreDir: {
+    type: { kind: "string" },
+    default: "corefiles",
+    doc: "Prefix of every object key (use one per cluster to keep clusters apart).",
+  },
+  PresignedURLExpireSeconds: {
+    type: { kind: "int", min: 1, max: 604800 },
+    default: 3600,
+    doc: "Lifetime of the presigned download link in `{corefile.url}`; SigV4 allows at most 604800 (7 days).",
+  },
+  PublicURLTemplate: {
+    type: { kind: "string" },
+    default: "",
+    doc:
+      "Instead of a presigned link, `{corefile.url}` becomes this template with `{bucket}` and `{key}` filled in, e.g. `https://cores.example.com/{key}`.",
+  },
+  DeleteLocalCorefile: {
+    type: { kind: "bool" },
+    default: true,
+    doc:
+      "Delete the local core once its upload is verified. With `false` the file stays and is never uploaded twice, across restarts too.",
+  },
+  Compression: {
+    type: { kind: "enum", values: ["zstd", "gzip", "none"] },
+    default: "zstd",
+    doc: "Streaming compression of the stored core; the object key ends in `.core.zst`, `.core.gz` or `.core`.",
+  },
+  CompressionLevel: {
+    type: { kind: "int", min: 0, max: 19 },
+    default: 0,
+    doc: "Compression level; 0 means the codec's fast default (zstd 1, gzip 1). Higher levels cost CPU on the node.",
+  },
+};
+
+/** Keys under `Watcher` (new in CoreDog). */
+export const WATCHER_KEYS: SectionSpec = {
+  SettleMilliseconds: {
+    type: { kind: "int", min: 50, max: 60000 },
+    default: 500,
+    doc: "After the kernel closes a core, how long its size and mtime must stay unchanged before upload.",
+  },
+  QuietSeconds: {
+    type: { kind: "int", min: 1, max: 3600 },
+    default: 10,
+    doc: "For a file seen without a close event (found by a scan), how long since its last write before upload.",
+  },
+  TruncatedAfterSeconds: {
+    type: { kind: "int", min: 1, max: 86400 },
+    default: 60,
+    doc:
+      "A core shorter than its ELF headers promise is uploaded, marked truncated, once it has not grown for this long.",
+  },
+  RescanSeconds: {
+    type: { kind: "int", min: 5, max: 3600 },
+    default: 60,
+    doc: "Interval of the full rescan that catches files the file-system events missed.",
+  },
+  UploadConcurrency: {
+    type: { kind: "int", min: 1, max: 16 },
+    default: 2,
+    doc: "Cores processed at once.",
+  },
+  RetryMaxSeconds: {
+    type: { kind: "int", min: 1, max: 86400 },
+    default: 300,
+    doc:
+      "Longest wait between retries of a failed upload (exponential backoff with jitter; retries never stop while the file exists).",
+  },
+  HealthPort: {
+    type: { kind: "int", min: 0, max: 65535 },
+    default: 9102,
+    doc: "Port of `/healthz`, `/readyz` and `/metrics`; 0 turns the server off.",
+  },
+  StateDir: {
+    type: { kind: "string" },
+    default: "",
+    doc: "Where the watcher remembers finished uploads; empty means `<CorefileDir>/.coredog`.",
+  },
+  DirMode: {
+    type: { kind: "string" },
+    default: "1733",
+    doc:
+      "Octal mode given to each new pod and container directory so that non-root apps can write cores (1733: anyone may create, nobody may list or delete others' files); empty leaves modes alone.",
+  },
+  Kubernetes: {
+    type: { kind: "enum", values: ["auto", "off"] },
+    default: "auto",
+    doc:
+      "`auto`: inside a cluster, enrich each core with pod facts from the API and emit a `CoreDumpCaptured` event; `off`: never call the API.",
+  },
+};
+
+/** Top-level keys other than the sections. */
+export const TOP_LEVEL_KEYS: SectionSpec = {
+  CorefileDir: {
+    type: { kind: "string" },
+    default: "/data/coredog-system/dumps",
+    doc: "The dump root on the node: the webhook's hostPath, watched by the watcher.",
+  },
+  ClusterName: {
+    type: { kind: "string" },
+    default: "",
+    doc: "Cluster name shown in messages (`{cluster.name}`) and recorded in metadata.",
+  },
+  messageTemplate: {
+    type: { kind: "string" },
+    default: "",
+    doc: "Notification text with `{variables}`; empty means the built-in template.",
+  },
+};
+
+/** Channel types, as `NoticeChannel[].chan` spells them (aliases included). */
+export const CHANNEL_TYPES = ["console", "wechat", "wecom", "slack", "dingtalk", "feishu", "lark", "webhook"] as const;
+
+/** Keys every `NoticeChannel` entry accepts. */
+export const CHANNEL_COMMON_KEYS: SectionSpec = {
+  chan: {
+    type: { kind: "enum", values: CHANNEL_TYPES },
+    default: "",
+    doc: "Channel type (required).",
+  },
+  webhookurl: {
+    type: { kind: "url" },
+    default: "",
+    doc: "The channel's webhook URL (required except for `console`).",
+  },
+  keyword: {
+    type: { kind: "string" },
+    default: "",
+    doc: "The channel gets a message only when the rendered message contains this text; empty means every message.",
+  },
+  template: {
+    type: { kind: "string" },
+    default: "",
+    doc: "This channel's own message template; empty means `messageTemplate`.",
+  },
+};
+
+/** Extra keys by channel type. */
+export const CHANNEL_EXTRA_KEYS: Record<string, SectionSpec> = {
+  wechat: {
+    msgtype: {
+      type: { kind: "enum", values: ["markdown", "text"] },
+      default: "markdown",
+      doc: "WeCom message type.",
+    },
+    mentioned_list: {
+      type: { kind: "stringList" },
+      default: [],
+      doc: "WeCom user ids to @ (`text` only; `@all` for everyone).",
+    },
+    mentioned_mobile_list: {
+      type: { kind: "stringList" },
+      default: [],
+      doc: "Mobile numbers to @ (`text` only).",
+    },
+  },
+  dingtalk: {
+    secret: {
+      type: { kind: "string" },
+      default: "",
+      doc: "Signing secret (`SEC...`) when the robot's security setting is 加签.",
+    },
+  },
+  feishu: {
+    secret: {
+      type: { kind: "string" },
+      default: "",
+      doc: "Signing secret when the bot's signature check is on.",
+    },
+  },
+  webhook: {
+    secret: {
+      type: { kind: "string" },
+      default: "",
+      doc: "When set, each POST carries `X-CoreDog-Signature: sha256=<hex HMAC-SHA256 of the body>`.",
+    },
+    headers: {
+      type: { kind: "stringMap" },
+      default: {},
+      doc: "Extra HTTP headers, e.g. `Authorization`.",
+    },
+  },
+  slack: {},
+  console: {},
+};
+
+/** Channel types that are spelled two ways. */
+export const CHANNEL_ALIASES: Record<string, string> = { wecom: "wechat", lark: "feishu" };
+
+/**
+ * Keys from the original coredog chart that CoreDog does not take, with what
+ * to do instead. They are errors rather than silently ignored, because a
+ * user who sets them expects an effect.
+ */
+export const RETIRED_KEYS: Record<string, string> = {
+  "StorageConfig.enabled": "CoreDog always stores cores; remove it",
+  "gc": "local cleanup is StorageConfig.DeleteLocalCorefile; remove it",
+  "gc_type": "local cleanup is StorageConfig.DeleteLocalCorefile; remove it",
+  "messageLabels": "put fixed text into messageTemplate instead",
+  "CustomHandler": "use a NoticeChannel with chan: webhook to call your own system",
+  "CoreSight": "not supported; use a NoticeChannel with chan: webhook",
+};

@@ -1,0 +1,103 @@
+/**
+ * Message templates: `{pod.namespace}`-style variables filled from a crash
+ * record.
+ *
+ * Unknown variables are found when the configuration is loaded (a typo in a
+ * template must not surface as a broken message during an incident), and a
+ * value that is not known renders as `unknown`, never as an empty string.
+ *
+ * @module
+ */
+
+import type { CrashRecord } from "./crash_record.ts";
+
+/** Shown for a value that is not known. */
+export const UNKNOWN = "unknown";
+
+type Getter = (record: CrashRecord) => string | number | undefined;
+
+/** Every template variable, with how to read it and what it means. */
+export const TEMPLATE_VARIABLES: Record<string, { get: Getter; doc: string }> = {
+  "pod.namespace": { get: (r) => r.pod.namespace, doc: "Namespace of the crashed pod" },
+  "pod.name": { get: (r) => r.pod.name, doc: "Pod name" },
+  "pod.uid": { get: (r) => r.pod.uid, doc: "Pod UID (from the Kubernetes API)" },
+  "pod.node": { get: (r) => r.pod.node ?? r.node.name, doc: "Node the pod ran on" },
+  "pod.ip": { get: (r) => r.pod.ip, doc: "Pod IP" },
+  "host.ip": { get: (r) => r.node.ip, doc: "IP of the node" },
+  "node.name": { get: (r) => r.node.name, doc: "Name of the node" },
+  "cluster.name": { get: (r) => r.cluster || undefined, doc: "`ClusterName` from the configuration" },
+  "container.name": { get: (r) => r.container.name, doc: "Container that crashed" },
+  "container.image": { get: (r) => r.container.image, doc: "Its image" },
+  "container.restarts": { get: (r) => r.container.restartCount, doc: "Its restart count" },
+  "workload": {
+    get: (r) => r.pod.workload ? `${r.pod.workload.kind}/${r.pod.workload.name}` : undefined,
+    doc: "Owning workload, e.g. `Deployment/web`",
+  },
+  "workload.kind": { get: (r) => r.pod.workload?.kind, doc: "e.g. `Deployment`" },
+  "workload.name": { get: (r) => r.pod.workload?.name, doc: "e.g. `web`" },
+  "signal": {
+    get: (r) => r.process.signal !== undefined ? `${r.process.signalName} (${r.process.signal})` : undefined,
+    doc: "e.g. `SIGSEGV (11)`",
+  },
+  "signal.number": { get: (r) => r.process.signal, doc: "e.g. `11`" },
+  "signal.name": { get: (r) => r.process.signalName, doc: "e.g. `SIGSEGV`" },
+  "process.executable": { get: (r) => r.process.executable, doc: "Executable name (`comm`, 15 bytes at most)" },
+  "process.path": { get: (r) => r.process.executablePath, doc: "Executable path" },
+  "process.args": { get: (r) => r.process.args, doc: "Command line (first 80 bytes)" },
+  "process.pid": { get: (r) => r.process.pid, doc: "PID inside the container" },
+  "corefile.path": { get: (r) => r.corefile.path, doc: "Path of the core on the node" },
+  "corefile.filename": { get: (r) => r.corefile.filename, doc: "File name of the core" },
+  "corefile.url": { get: (r) => r.storage.url, doc: "Download link (presigned URL, public URL or local path)" },
+  "corefile.key": { get: (r) => r.storage.key, doc: "Object key" },
+  "corefile.size": { get: (r) => humanBytes(r.corefile.rawBytes), doc: "Core size, e.g. `1.2 GiB`" },
+  "corefile.stored_size": { get: (r) => humanBytes(r.corefile.storedBytes), doc: "Stored (compressed) size" },
+  "corefile.sha256": { get: (r) => r.corefile.sha256, doc: "SHA-256 of the raw core" },
+  "corefile.truncated": { get: (r) => r.corefile.truncated ? "yes" : "no", doc: "`yes` when the core is incomplete" },
+  "time": { get: (r) => r.crashedAt, doc: "Crash time (UTC, ISO 8601)" },
+};
+
+/** The template used when `messageTemplate` is empty. */
+export const DEFAULT_TEMPLATE = [
+  "[{pod.namespace}/{pod.name}] core: {corefile.filename}",
+  "container: {container.name} ({container.image})",
+  "workload: {workload}",
+  "signal: {signal}",
+  "process: {process.executable} pid {process.pid}: {process.args}",
+  "node: {node.name} ({host.ip})",
+  "size: {corefile.size} raw, {corefile.stored_size} stored",
+  "time: {time}",
+  "download: {corefile.url}",
+].join("\n");
+
+const VARIABLE = /\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\}/g;
+
+/** Names of the variables in `template` that CoreDog does not know. */
+export function unknownVariables(template: string): string[] {
+  const unknown = new Set<string>();
+  for (const match of template.matchAll(VARIABLE)) {
+    if (!(match[1] in TEMPLATE_VARIABLES)) unknown.add(match[1]);
+  }
+  return [...unknown];
+}
+
+/** Fills `template` from `record`; unknown values render as `unknown`. */
+export function renderTemplate(template: string, record: CrashRecord): string {
+  return template.replace(VARIABLE, (whole, name: string) => {
+    const variable = TEMPLATE_VARIABLES[name];
+    if (!variable) return whole;
+    const value = variable.get(record);
+    return value === undefined || value === "" ? UNKNOWN : String(value);
+  });
+}
+
+/** `1288490188` becomes `1.2 GiB`. */
+export function humanBytes(bytes: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
+}

@@ -1,0 +1,68 @@
+/**
+ * Storage in a local directory: the embedded default of the local
+ * quickstart, and in clusters a mounted NFS/CFS share (the original chart's
+ * `cfs` protocol).
+ *
+ * Each object is written to a temporary name and renamed into place, so a
+ * reader never sees half a core and an interrupted write leaves no object.
+ *
+ * @module
+ */
+
+import fs from "node:fs";
+import { dirname, resolve, sep } from "node:path";
+import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type { StorageSettings } from "../core/config.ts";
+import { type DownloadLink, publicUrl, type Storage } from "./storage.ts";
+
+/** Creates a directory-backed {@linkcode Storage}. */
+export function createLocalDirStorage(settings: StorageSettings): Storage {
+  const root = resolve(settings.localDir);
+
+  function pathOf(key: string): string {
+    const path = resolve(root, key);
+    // Keys are built from validated names, but StoreDir is free text.
+    if (!path.startsWith(root + sep)) throw new Error(`object key "${key}" escapes ${root}`);
+    return path;
+  }
+
+  async function writeAtomically(key: string, write: (tmp: string) => Promise<void>): Promise<void> {
+    const path = pathOf(key);
+    await fs.promises.mkdir(dirname(path), { recursive: true });
+    const tmp = `${path}.partial-${crypto.randomUUID().slice(0, 8)}`;
+    try {
+      await write(tmp);
+      await fs.promises.rename(tmp, path);
+    } catch (error) {
+      await fs.promises.rm(tmp, { force: true });
+      throw error;
+    }
+  }
+
+  return {
+    backend: "local",
+    describe: () => `directory ${root}`,
+    async upload(key: string, body: Readable): Promise<void> {
+      await writeAtomically(key, (tmp) => pipeline(body, fs.createWriteStream(tmp, { flags: "wx" })));
+    },
+    async size(key: string): Promise<number | undefined> {
+      try {
+        return (await fs.promises.stat(pathOf(key))).size;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+        throw error;
+      }
+    },
+    async putJson(key: string, value: unknown): Promise<void> {
+      await writeAtomically(
+        key,
+        (tmp) => fs.promises.writeFile(tmp, JSON.stringify(value, null, 2) + "\n", { flag: "wx" }),
+      );
+    },
+    downloadLink(key: string): Promise<DownloadLink> {
+      if (settings.publicUrlTemplate) return Promise.resolve({ url: publicUrl(settings.publicUrlTemplate, "", key) });
+      return Promise.resolve({ url: pathOf(key) });
+    },
+  };
+}

@@ -1,0 +1,248 @@
+/**
+ * Finds every file under the dump root.
+ *
+ * File-system events (`Deno.watchFs`) are only hints: they are dropped
+ * silently when the consumer is slow, files created in a brand-new
+ * directory before its watch exists are never reported, and the event
+ * stream goes quiet forever if the root is removed. So discovery also
+ * sweeps the whole tree at start, walks every new directory it hears of,
+ * rescans periodically, and rebuilds the watch when the root is replaced.
+ * The event loop itself only records paths and never awaits.
+ *
+ * @module
+ */
+
+import fs from "node:fs";
+import { join } from "node:path";
+import { directoryDepth } from "../core/dump_path.ts";
+import type { Logger } from "../log.ts";
+
+/** Directories deeper than this below the root are not scanned. */
+export const MAX_DEPTH = 8;
+/** How often the root's presence is checked, ms. */
+const ROOT_CHECK_MS = 5000;
+
+/** Options of {@linkcode Discovery}. */
+export interface DiscoveryOptions {
+  root: string;
+  /** Absolute paths never scanned (the watcher's own state). */
+  exclude: string[];
+  rescanMs: number;
+  /** Mode for new namespace, pod and container directories. */
+  dirMode?: number;
+  logger: Logger;
+  /** A file (or anything that is not a directory) was seen. */
+  onFile(path: string, stat: fs.Stats, closed: boolean): void;
+  /** A path reported by an event no longer exists. */
+  onGone(path: string): void;
+  /** A full scan finished (the first one makes the watcher ready). */
+  onScanComplete?(): void;
+}
+
+/** Watches the dump root. */
+export class Discovery {
+  #options: DiscoveryOptions;
+  #watcher: Deno.FsWatcher | undefined;
+  #rootIno: number | undefined;
+  #hints = new Map<string, boolean>();
+  #draining = false;
+  #timers: ReturnType<typeof setInterval>[] = [];
+  #stopped = false;
+  #scanning: Promise<void> | undefined;
+  #loggedOnce = new Set<string>();
+
+  constructor(options: DiscoveryOptions) {
+    this.#options = options;
+  }
+
+  /** Prepares the root, starts the watch and runs the first full scan. */
+  async start(): Promise<void> {
+    await this.#ensureRoot();
+    this.#watch();
+    this.#timers.push(setInterval(() => this.#checkRoot(), ROOT_CHECK_MS));
+    this.#timers.push(setInterval(() => this.scan(), this.#options.rescanMs));
+    await this.scan();
+  }
+
+  /** Stops watching. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    for (const timer of this.#timers) clearInterval(timer);
+    this.#closeWatch();
+    await this.#scanning;
+  }
+
+  /** Walks the whole tree now (a rescan already running is joined). */
+  scan(): Promise<void> {
+    if (this.#stopped) return Promise.resolve();
+    if (!this.#scanning) {
+      this.#scanning = this.#walk(this.#options.root)
+        .then(() => this.#options.onScanComplete?.())
+        .catch((error) => this.#options.logger.error("scan failed", { error: String(error) }))
+        .finally(() => this.#scanning = undefined);
+    }
+    return this.#scanning;
+  }
+
+  #watch(): void {
+    try {
+      this.#watcher = Deno.watchFs(this.#options.root, { recursive: true });
+    } catch (error) {
+      this.#options.logger.warn("file events unavailable; relying on rescans", {
+        root: this.#options.root,
+        rescan_seconds: this.#options.rescanMs / 1000,
+        error: String(error),
+      });
+      return;
+    }
+    const watcher = this.#watcher;
+    (async () => {
+      try {
+        for await (const event of watcher) {
+          const closed = event.kind === "access";
+          for (const path of event.paths) {
+            this.#hints.set(path, closed || (this.#hints.get(path) ?? false));
+          }
+          this.#drainSoon();
+        }
+      } catch (error) {
+        if (!this.#stopped) this.#options.logger.warn("file event stream ended", { error: String(error) });
+      }
+    })();
+  }
+
+  #closeWatch(): void {
+    try {
+      this.#watcher?.close();
+    } catch {
+      // already closed
+    }
+    this.#watcher = undefined;
+  }
+
+  #drainSoon(): void {
+    if (this.#draining) return;
+    this.#draining = true;
+    queueMicrotask(() => this.#drain().finally(() => this.#draining = false));
+  }
+
+  async #drain(): Promise<void> {
+    while (this.#hints.size > 0 && !this.#stopped) {
+      const batch = [...this.#hints];
+      this.#hints.clear();
+      for (const [path, closed] of batch) await this.#examine(path, closed);
+    }
+  }
+
+  async #examine(path: string, closed: boolean): Promise<void> {
+    if (this.#isExcluded(path)) return;
+    let stat: fs.Stats;
+    try {
+      stat = await fs.promises.lstat(path);
+    } catch {
+      this.#options.onGone(path);
+      return;
+    }
+    if (stat.isDirectory()) {
+      await this.#walk(path);
+    } else {
+      this.#options.onFile(path, stat, closed);
+    }
+  }
+
+  async #walk(top: string): Promise<void> {
+    const stack = [top];
+    while (stack.length > 0 && !this.#stopped) {
+      const dir = stack.pop()!;
+      if (this.#isExcluded(dir)) continue;
+      const depth = directoryDepth(this.#options.root, dir);
+      if (depth > MAX_DEPTH) {
+        this.#logOnce(`deep:${dir}`, "directory nested too deep; not scanned", { path: dir, max_depth: MAX_DEPTH });
+        continue;
+      }
+      await this.#fixMode(dir, depth);
+      let entries: fs.Dirent[];
+      try {
+        entries = await fs.promises.readdir(dir, { withFileTypes: true });
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code !== "ENOENT" && code !== "ENOTDIR") {
+          this.#logOnce(`readdir:${dir}`, "cannot list directory", { path: dir, error: String(error) });
+        }
+        continue;
+      }
+      for (const entry of entries) {
+        const path = join(dir, entry.name);
+        if (entry.isDirectory()) {
+          stack.push(path);
+          continue;
+        }
+        let stat: fs.Stats;
+        try {
+          stat = await fs.promises.lstat(path);
+        } catch {
+          continue;
+        }
+        this.#options.onFile(path, stat, false);
+      }
+    }
+  }
+
+  /**
+   * Namespace, pod and container directories get `DirMode` (1733 by
+   * default) so that apps running as any user can write their cores; the
+   * kubelet creates them owned by root with the root's mode.
+   */
+  async #fixMode(dir: string, depth: number): Promise<void> {
+    const mode = this.#options.dirMode;
+    if (mode === undefined || depth > 3) return;
+    try {
+      const stat = await fs.promises.lstat(dir);
+      if (!stat.isDirectory() || (stat.mode & 0o7777) === mode) return;
+      await fs.promises.chmod(dir, mode);
+    } catch (error) {
+      this.#logOnce(`chmod:${dir}`, "cannot set directory mode; non-root apps may not be able to write cores", {
+        path: dir,
+        mode: mode.toString(8),
+        error: String(error),
+      });
+    }
+  }
+
+  async #ensureRoot(): Promise<void> {
+    const root = this.#options.root;
+    await fs.promises.mkdir(root, { recursive: true });
+    this.#rootIno = (await fs.promises.stat(root)).ino;
+  }
+
+  async #checkRoot(): Promise<void> {
+    if (this.#stopped) return;
+    let ino: number | undefined;
+    try {
+      ino = (await fs.promises.stat(this.#options.root)).ino;
+    } catch {
+      ino = undefined;
+    }
+    if (ino !== undefined && ino === this.#rootIno) return;
+    this.#options.logger.warn("dump root was removed or replaced; rebuilding the watch", { root: this.#options.root });
+    this.#closeWatch();
+    try {
+      await this.#ensureRoot();
+    } catch (error) {
+      this.#options.logger.error("cannot recreate the dump root", { root: this.#options.root, error: String(error) });
+      return;
+    }
+    this.#watch();
+    await this.scan();
+  }
+
+  #isExcluded(path: string): boolean {
+    return this.#options.exclude.some((dir) => path === dir || path.startsWith(dir + "/"));
+  }
+
+  #logOnce(key: string, msg: string, fields: Record<string, string | number>): void {
+    if (this.#loggedOnce.has(key)) return;
+    this.#loggedOnce.add(key);
+    this.#options.logger.warn(msg, fields);
+  }
+}

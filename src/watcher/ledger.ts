@@ -1,0 +1,87 @@
+/**
+ * The watcher's memory of finished uploads, kept on the node so that a
+ * restart neither uploads a kept core twice (`DeleteLocalCorefile: false`)
+ * nor forgets to delete one whose upload finished just before the restart.
+ *
+ * One small JSON file per core, written to a temporary name and renamed,
+ * so a kill at any moment leaves either the old state or the new one.
+ *
+ * @module
+ */
+
+import fs from "node:fs";
+import { join } from "node:path";
+import type { CrashRecord } from "../core/crash_record.ts";
+
+/** What is remembered about one uploaded core. */
+export interface LedgerEntry {
+  id: string;
+  path: string;
+  dev: number;
+  ino: number;
+  key: string;
+  metadataKey: string;
+  storedBytes: number;
+  uploadedAt: string;
+  /** True once the notifiers were handed the record. */
+  notified: boolean;
+  /** The record to notify with, kept so that a restart can still send it. */
+  record: CrashRecord;
+}
+
+/** Stores {@linkcode LedgerEntry} records in a directory. */
+export class Ledger {
+  #dir: string;
+
+  /** Uses `<stateDir>/uploaded`. */
+  constructor(stateDir: string) {
+    this.#dir = join(stateDir, "uploaded");
+  }
+
+  /** Creates the directory. */
+  async init(): Promise<void> {
+    await fs.promises.mkdir(this.#dir, { recursive: true, mode: 0o700 });
+  }
+
+  /** The entry for core `id`, if it was uploaded before. */
+  async get(id: string): Promise<LedgerEntry | undefined> {
+    try {
+      return JSON.parse(await fs.promises.readFile(this.#file(id), "utf8")) as LedgerEntry;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      // A damaged entry is treated as absent: uploading again overwrites the
+      // same object key, which is safe; losing the core is not.
+      if (error instanceof SyntaxError) return undefined;
+      throw error;
+    }
+  }
+
+  /** Records (or replaces) an entry. */
+  async put(entry: LedgerEntry): Promise<void> {
+    const file = this.#file(entry.id);
+    const tmp = `${file}.tmp-${crypto.randomUUID().slice(0, 8)}`;
+    await fs.promises.writeFile(tmp, JSON.stringify(entry), { mode: 0o600 });
+    await fs.promises.rename(tmp, file);
+  }
+
+  /** Forgets core `id` (its local file is gone). */
+  async forget(id: string): Promise<void> {
+    await fs.promises.rm(this.#file(id), { force: true });
+  }
+
+  /** Every entry, for pruning entries whose file has gone. */
+  async list(): Promise<LedgerEntry[]> {
+    const entries: LedgerEntry[] = [];
+    for (const name of await fs.promises.readdir(this.#dir)) {
+      if (!name.endsWith(".json")) continue;
+      const entry = await this.get(name.slice(0, -5));
+      if (entry) entries.push(entry);
+    }
+    return entries;
+  }
+
+  #file(id: string): string {
+    if (!/^[0-9a-f]{16,64}$/.test(id)) throw new Error(`bad ledger id ${id}`);
+    return join(this.#dir, `${id}.json`);
+  }
+}

@@ -1,0 +1,293 @@
+/**
+ * What happens to one complete core file: attribute it, read its crash
+ * facts, ask the Kubernetes API about its pod, compress and upload it,
+ * verify the upload, remember it, clean up the node, notify.
+ *
+ * The order is what makes it lose nothing: the local file is deleted only
+ * after the stored object was verified and the ledger records it, and the
+ * notification goes out from the ledger, so a kill at any step is resumed
+ * after a restart. A failure before that point is thrown to the scheduler,
+ * which retries with backoff while the file stays where it is.
+ *
+ * @module
+ */
+
+import { basename } from "node:path";
+import type { CoredogConfig } from "../core/config.ts";
+import type { CrashRecord } from "../core/crash_record.ts";
+import { parseDumpPath } from "../core/dump_path.ts";
+import { coreDumpEvent } from "../core/kube_event.ts";
+import { buildObjectKeys } from "../core/object_key.ts";
+import { podFacts } from "../core/pod_facts.ts";
+import type { KubeClient } from "../kube/client.ts";
+import type { Logger } from "../log.ts";
+import type { Dispatcher } from "../notify/mod.ts";
+import type { Storage } from "../storage/mod.ts";
+import { VERSION } from "../version.ts";
+import { readCoreFacts } from "./core_facts_reader.ts";
+import type { Ledger, LedgerEntry } from "./ledger.ts";
+import { openSafely, removeIfSame } from "./safe_file.ts";
+import { uploadCore } from "./upload.ts";
+import type { WatcherMetrics } from "./watcher_metrics.ts";
+
+/** What the pipeline needs. */
+export interface PipelineDeps {
+  config: CoredogConfig;
+  storage: Storage;
+  ledger: Ledger;
+  dispatcher: Dispatcher;
+  /** Undefined outside a cluster or with `Watcher.Kubernetes: off`. */
+  kube?: KubeClient;
+  logger: Logger;
+  metrics: WatcherMetrics;
+  node: { name: string; ip: string };
+}
+
+/** A file the scheduler found complete. */
+export interface ReadyFile {
+  path: string;
+  dev: number;
+  ino: number;
+  size: number;
+  mtimeMs: number;
+  /** True when the truncation timeout, not completeness, made it ready. */
+  truncatedByTimeout: boolean;
+  /** 1 for the first try. */
+  attempt: number;
+}
+
+/** How processing ended, short of an error to retry. */
+export type PipelineOutcome =
+  | { kind: "done" }
+  | { kind: "short"; expectedBytes: number }
+  | { kind: "changed" }
+  | { kind: "refused"; reason: string }
+  | { kind: "gone" };
+
+/** Stable id of a core file: the same file gives the same id after a restart. */
+export async function coreId(file: { dev: number; ino: number; size: number; mtimeMs: number }): Promise<string> {
+  const text = `${file.dev}:${file.ino}:${file.size}:${file.mtimeMs}`;
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
+  return [...digest.slice(0, 16)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Processes one ready core; throws when it should be retried. */
+export async function processCore(file: ReadyFile, deps: PipelineDeps): Promise<PipelineOutcome> {
+  const id = await coreId(file);
+  const known = await deps.ledger.get(id);
+  if (known) {
+    await finishLocal(file, known, deps);
+    return { kind: "done" };
+  }
+
+  const opened = await openSafely(file.path, file);
+  if (!opened.ok) return opened.reason === "gone" ? { kind: "gone" } : { kind: "refused", reason: opened.reason };
+  const { handle, stat } = opened;
+  try {
+    if (stat.size !== file.size || stat.mtimeMs !== file.mtimeMs) return { kind: "changed" };
+    const core = await readCoreFacts(handle, file.size);
+    const short = core.expectedBytes !== undefined && file.size < core.expectedBytes;
+    if (short && !file.truncatedByTimeout) return { kind: "short", expectedBytes: core.expectedBytes! };
+
+    const { logger, metrics, config } = deps;
+    if (file.attempt === 1) logger.info(`capture a file:${file.path}`, { size: file.size });
+    const attribution = parseDumpPath(config.corefileDir, file.path);
+    const problems = [...core.problems];
+    let pod: CrashRecord["pod"] = {};
+    let container: CrashRecord["container"] = {};
+    if (attribution.kind === "unattributed") {
+      if (file.attempt === 1) {
+        logger.warn(`unattributed core: ${attribution.reason}`, { path: file.path });
+        metrics.unattributed.inc();
+      }
+      problems.push(`unattributed: ${attribution.reason}`);
+    } else {
+      if (file.attempt === 1) {
+        logger.info(`resolved pod from webhook path: ${attribution.namespace}/${attribution.pod}`, {
+          container: attribution.kind === "container" ? attribution.container : undefined,
+        });
+      }
+      pod = { namespace: attribution.namespace, name: attribution.pod };
+      container = attribution.kind === "container" ? { name: attribution.container } : {};
+      const enriched = await enrich(attribution.namespace, attribution.pod, container.name, deps);
+      if (enriched.problem) problems.push(enriched.problem);
+      if (enriched.facts) {
+        pod = { ...pod, ...withoutUndefined(enriched.facts.pod) };
+        container = { ...container, ...withoutUndefined(enriched.facts.container) };
+      }
+    }
+    if (short) {
+      problems.push(`truncated: ${file.size} of ${core.expectedBytes} bytes`);
+      if (file.attempt === 1) {
+        logger.warn("core is truncated", { path: file.path, size: file.size, expected: core.expectedBytes });
+        metrics.truncated.inc();
+      }
+    }
+
+    const compression = config.storage.compression;
+    const keys = buildObjectKeys({
+      storeDir: config.storage.storeDir,
+      namespace: pod.namespace,
+      pod: pod.name,
+      container: container.name,
+      crashedAtMs: file.mtimeMs,
+      executable: core.facts.executable,
+      pid: core.facts.pid,
+      filename: basename(file.path),
+      id,
+      compression,
+    });
+    const started = performance.now();
+    const result = await uploadCore(handle, { storage: deps.storage, key: keys.core }, {
+      compression,
+      level: config.storage.compressionLevel,
+      onRead: (bytes) => metrics.bytesRead.inc({}, bytes),
+    });
+    const storedSize = await deps.storage.size(keys.core);
+    if (storedSize !== result.storedBytes) {
+      throw new Error(
+        `verification failed for ${keys.core}: the store holds ${
+          storedSize ?? "no"
+        } bytes, ${result.storedBytes} were sent`,
+      );
+    }
+    if (result.rawBytes !== file.size) {
+      throw new Error(`read ${result.rawBytes} bytes of ${file.path}, expected ${file.size}; the file changed`);
+    }
+    metrics.uploadSeconds.observe((performance.now() - started) / 1000);
+    metrics.bytesStored.inc({}, result.storedBytes);
+    const link = await deps.storage.downloadLink(keys.core);
+    const record: CrashRecord = {
+      id,
+      crashedAt: new Date(file.mtimeMs).toISOString(),
+      capturedAt: new Date().toISOString(),
+      cluster: config.clusterName,
+      node: deps.node,
+      attribution: attribution.kind === "unattributed"
+        ? { kind: "unattributed", reason: attribution.reason }
+        : { kind: container.name ? "container" : "pod" },
+      pod,
+      container,
+      process: core.facts,
+      corefile: {
+        path: file.path,
+        filename: basename(file.path),
+        format: core.format,
+        truncated: short,
+        expectedBytes: core.expectedBytes,
+        rawBytes: result.rawBytes,
+        storedBytes: result.storedBytes,
+        sha256: result.sha256,
+        compression,
+      },
+      storage: {
+        backend: deps.storage.backend,
+        bucket: deps.storage.bucket,
+        key: keys.core,
+        metadataKey: keys.metadata,
+        url: link.url,
+        urlExpiresAt: link.expiresAt,
+      },
+      deletedLocal: false,
+      problems,
+      coredogVersion: VERSION,
+    };
+    await deps.storage.putJson(keys.metadata, metadataOf(record));
+    const entry: LedgerEntry = {
+      id,
+      path: file.path,
+      dev: file.dev,
+      ino: file.ino,
+      key: keys.core,
+      metadataKey: keys.metadata,
+      storedBytes: result.storedBytes,
+      uploadedAt: record.capturedAt,
+      notified: false,
+      record,
+    };
+    await deps.ledger.put(entry);
+    metrics.coresUploaded.inc();
+    logger.info("stored core", {
+      path: file.path,
+      key: keys.core,
+      raw_bytes: result.rawBytes,
+      stored_bytes: result.storedBytes,
+      seconds: ((performance.now() - started) / 1000).toFixed(3),
+    });
+    recordEvent(record, deps);
+    await handle.close();
+    await finishLocal(file, entry, deps);
+    return { kind: "done" };
+  } finally {
+    await handle.close().catch(() => {});
+  }
+}
+
+/**
+ * After a verified upload: delete the local file when configured, hand the
+ * record to the notifiers once, and keep the ledger in step.
+ */
+export async function finishLocal(
+  file: { path: string; dev: number; ino: number },
+  entry: LedgerEntry,
+  deps: PipelineDeps,
+): Promise<void> {
+  let deleted = false;
+  if (deps.config.storage.deleteLocalCorefile) {
+    deleted = await removeIfSame(file.path, file);
+    if (deleted) deps.logger.info(`deleted local corefile: ${file.path}`);
+  }
+  if (!entry.notified) {
+    deps.dispatcher.publish({ ...entry.record, deletedLocal: deleted });
+  }
+  if (deleted) {
+    await deps.ledger.forget(entry.id);
+  } else if (!entry.notified) {
+    await deps.ledger.put({ ...entry, notified: true });
+  }
+}
+
+async function enrich(
+  namespace: string,
+  podName: string,
+  containerName: string | undefined,
+  deps: PipelineDeps,
+): Promise<{ facts?: ReturnType<typeof podFacts>; problem?: string }> {
+  if (!deps.kube) return {};
+  try {
+    const object = await deps.kube.getPod(namespace, podName);
+    if (!object) {
+      deps.logger.warn("pod no longer exists; storing the core with what the path tells", {
+        pod: `${namespace}/${podName}`,
+      });
+      return { problem: "pod not found in the Kubernetes API" };
+    }
+    return { facts: podFacts(object, containerName) };
+  } catch (error) {
+    deps.logger.warn("kubernetes API unavailable; storing the core with what the path tells", {
+      pod: `${namespace}/${podName}`,
+      error: (error as Error).message,
+    });
+    return { problem: `kubernetes API: ${(error as Error).message}` };
+  }
+}
+
+function recordEvent(record: CrashRecord, deps: PipelineDeps): void {
+  if (!deps.kube || !record.pod.namespace || !record.pod.uid) return;
+  const event = coreDumpEvent(record, new Date());
+  if (!event) return;
+  deps.kube.createEvent(record.pod.namespace, event).catch((error) => {
+    deps.logger.warn("could not record the CoreDumpCaptured event", { error: (error as Error).message });
+  });
+}
+
+/** The metadata object: the record without what expires or is not yet known. */
+function metadataOf(record: CrashRecord): Record<string, unknown> {
+  const { deletedLocal: _deleted, storage, ...rest } = record;
+  const { url: _url, urlExpiresAt: _expires, ...where } = storage;
+  return { ...rest, storage: where };
+}
+
+function withoutUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

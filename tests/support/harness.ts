@@ -1,0 +1,131 @@
+/**
+ * Runs a real watcher in the test process against real directories and a
+ * real storage backend, capturing its log lines and console messages.
+ */
+
+import { parseConfig } from "../../src/core/config.ts";
+import type { CoredogConfig } from "../../src/core/config.ts";
+import type { KubeClient } from "../../src/kube/client.ts";
+import { createLogger } from "../../src/log.ts";
+import { createConsoleNotifier } from "../../src/notify/console.ts";
+import type { Channel } from "../../src/notify/mod.ts";
+import { createStorage, type Storage } from "../../src/storage/mod.ts";
+import { startWatcher, type Watcher } from "../../src/watcher/watcher.ts";
+import { S3_ACCESS_KEY, S3_SECRET_KEY } from "./s3_server.ts";
+
+/** A watcher under test. */
+export interface TestWatcher {
+  watcher: Watcher;
+  config: CoredogConfig;
+  storage: Storage;
+  logs: string[];
+  messages: string[];
+  stop(): Promise<void>;
+}
+
+/** Options of {@linkcode startTestWatcher}. */
+export interface TestWatcherOptions {
+  /** Dump root. */
+  root: string;
+  /** S3 endpoint; local storage under `localDir` when absent. */
+  s3Endpoint?: string;
+  localDir?: string;
+  /** Extra YAML appended under StorageConfig. */
+  storageYaml?: string[];
+  /** Extra YAML appended under Watcher. */
+  watcherYaml?: string[];
+  /** Replaces storage (e.g. a fault-injecting wrapper of the real one). */
+  wrapStorage?: (storage: Storage) => Storage;
+  kube?: KubeClient;
+  /** Extra top-level YAML. */
+  topYaml?: string[];
+}
+
+/** The YAML a test watcher runs on. */
+export function testConfigYaml(options: TestWatcherOptions): string {
+  const storage = options.s3Endpoint
+    ? [
+      "  protocol: s3",
+      `  s3AccesskeyID: ${S3_ACCESS_KEY}`,
+      `  s3SecretAccessKey: ${S3_SECRET_KEY}`,
+      "  S3Bucket: cores",
+      `  S3Endpoint: ${options.s3Endpoint}`,
+    ]
+    : ["  protocol: local", `  CFSMountPath: ${options.localDir}`];
+  return [
+    `CorefileDir: ${options.root}`,
+    "StorageConfig:",
+    ...storage,
+    ...(options.storageYaml ?? []).map((l) => `  ${l}`),
+    "Watcher:",
+    "  SettleMilliseconds: 200",
+    "  HealthPort: 0",
+    "  RetryMaxSeconds: 2",
+    ...(options.watcherYaml ?? []).map((l) => `  ${l}`),
+    ...(options.topYaml ?? []),
+    "",
+  ].join("\n");
+}
+
+/** Starts a watcher with captured logs and console messages. */
+export async function startTestWatcher(options: TestWatcherOptions): Promise<TestWatcher> {
+  const config = parseConfig(testConfigYaml(options));
+  const logs: string[] = [];
+  const messages: string[] = [];
+  const logger = createLogger({ level: "debug", write: (line) => logs.push(line) });
+  const real = createStorage(config.storage);
+  const storage = options.wrapStorage ? options.wrapStorage(real) : real;
+  const channels: Channel[] = [{
+    settings: { index: 0, chan: "console", webhookurl: "", keyword: "", template: "", options: {} },
+    notifier: createConsoleNotifier("console#0", { write: (text) => messages.push(text) }),
+  }];
+  const watcher = await startWatcher({
+    config,
+    storage,
+    channels,
+    logger,
+    kube: options.kube,
+    node: { name: "node-1", ip: "10.0.0.1" },
+  });
+  return { watcher, config, storage, logs, messages, stop: () => watcher.stop() };
+}
+
+/** Polls `check` until it returns true, or fails after `timeoutMs` with `what`. */
+export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 15000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+/** Lists files below `dir` (relative paths), recursively. */
+export async function listTree(dir: string): Promise<string[]> {
+  const found: string[] = [];
+  async function walk(sub: string): Promise<void> {
+    let entries: Deno.DirEntry[];
+    try {
+      entries = await Array.fromAsync(Deno.readDir(`${dir}/${sub}`));
+    } catch {
+      return;
+    }
+    for (const entry of entries) {
+      const rel = sub ? `${sub}/${entry.name}` : entry.name;
+      if (entry.isDirectory) await walk(rel);
+      else found.push(rel);
+    }
+  }
+  await walk("");
+  return found.sort();
+}
+
+/** True when a file exists at `path` (without following symlinks). */
+export async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
