@@ -9,6 +9,10 @@
  * rescans periodically, and rebuilds the watch when the root is replaced.
  * The event loop itself only records paths and never awaits.
  *
+ * A canary file at the root is touched every few seconds; when its event
+ * does not come back, the event stream is stalled (a FIFO, see
+ * `fifo_guard.ts`, or a lost watch) and a rescan runs at once.
+ *
  * @module
  */
 
@@ -16,11 +20,14 @@ import fs from "node:fs";
 import { join } from "node:path";
 import { directoryDepth } from "../core/dump_path.ts";
 import type { Logger } from "../log.ts";
+import { FifoGuard } from "./fifo_guard.ts";
 
 /** Directories deeper than this below the root are not scanned. */
 export const MAX_DEPTH = 8;
-/** How often the root's presence is checked, ms. */
+/** How often the root's presence and the event stream are checked, ms. */
 const ROOT_CHECK_MS = 5000;
+/** Name of the canary file at the root; never a core (no namespace starts with a dot). */
+export const CANARY_NAME = ".coredog-watch-canary";
 
 /** Options of {@linkcode Discovery}. */
 export interface DiscoveryOptions {
@@ -50,15 +57,21 @@ export class Discovery {
   #stopped = false;
   #scanning: Promise<void> | undefined;
   #loggedOnce = new Set<string>();
+  #fifos = new FifoGuard();
+  #canary: string;
+  #canarySeen = true;
+  #stalled = false;
 
   constructor(options: DiscoveryOptions) {
     this.#options = options;
+    this.#canary = join(options.root, CANARY_NAME);
   }
 
   /** Prepares the root, starts the watch and runs the first full scan. */
   async start(): Promise<void> {
     await this.#ensureRoot();
     this.#watch();
+    await this.#checkEvents();
     this.#timers.push(setInterval(() => this.#checkRoot(), ROOT_CHECK_MS));
     this.#timers.push(setInterval(() => this.scan(), this.#options.rescanMs));
     await this.scan();
@@ -70,6 +83,8 @@ export class Discovery {
     for (const timer of this.#timers) clearInterval(timer);
     this.#closeWatch();
     await this.#scanning;
+    // FIFOs stay held: Deno's event thread outlives a closed watch, and
+    // releasing a FIFO is itself an event that would block that thread.
   }
 
   /** Walks the whole tree now (a rescan already running is joined). */
@@ -77,7 +92,10 @@ export class Discovery {
     if (this.#stopped) return Promise.resolve();
     if (!this.#scanning) {
       this.#scanning = this.#walk(this.#options.root)
-        .then(() => this.#options.onScanComplete?.())
+        .then(() => {
+          this.#fifos.prune();
+          this.#options.onScanComplete?.();
+        })
         .catch((error) => this.#options.logger.error("scan failed", { error: String(error) }))
         .finally(() => this.#scanning = undefined);
     }
@@ -101,6 +119,10 @@ export class Discovery {
         for await (const event of watcher) {
           const closed = event.kind === "access";
           for (const path of event.paths) {
+            if (path === this.#canary) {
+              this.#canarySeen = true;
+              continue;
+            }
             this.#hints.set(path, closed || (this.#hints.get(path) ?? false));
           }
           this.#drainSoon();
@@ -146,8 +168,17 @@ export class Discovery {
     if (stat.isDirectory()) {
       await this.#walk(path);
     } else {
-      this.#options.onFile(path, stat, closed);
+      this.#file(path, stat, closed);
     }
+  }
+
+  #file(path: string, stat: fs.Stats, closed: boolean): void {
+    if (stat.isFIFO() && !this.#fifos.hold(path, stat.ino)) {
+      this.#logOnce("fifo-cap", "too many FIFOs under the dump root; file events may stall until they are removed", {
+        path,
+      });
+    }
+    this.#options.onFile(path, stat, closed);
   }
 
   async #walk(top: string): Promise<void> {
@@ -177,13 +208,14 @@ export class Discovery {
           stack.push(path);
           continue;
         }
+        if (path === this.#canary) continue;
         let stat: fs.Stats;
         try {
           stat = await fs.promises.lstat(path);
         } catch {
           continue;
         }
-        this.#options.onFile(path, stat, false);
+        this.#file(path, stat, false);
       }
     }
   }
@@ -223,7 +255,10 @@ export class Discovery {
     } catch {
       ino = undefined;
     }
-    if (ino !== undefined && ino === this.#rootIno) return;
+    if (ino !== undefined && ino === this.#rootIno) {
+      await this.#checkEvents();
+      return;
+    }
     this.#options.logger.warn("dump root was removed or replaced; rebuilding the watch", { root: this.#options.root });
     this.#closeWatch();
     try {
@@ -234,6 +269,35 @@ export class Discovery {
     }
     this.#watch();
     await this.scan();
+  }
+
+  /** Touches the canary; rescans when the previous touch produced no event. */
+  async #checkEvents(): Promise<void> {
+    if (!this.#watcher) return;
+    if (!this.#canarySeen) {
+      if (!this.#stalled) {
+        this.#options.logger.warn("file events stalled; rescanning the dump root", { root: this.#options.root });
+      }
+      this.#stalled = true;
+      await this.scan();
+    } else if (this.#stalled) {
+      this.#options.logger.info("file events flowing again", { root: this.#options.root });
+      this.#stalled = false;
+    }
+    this.#canarySeen = false;
+    try {
+      const now = new Date();
+      await fs.promises.utimes(this.#canary, now, now).catch(async (error) => {
+        if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+        await fs.promises.writeFile(this.#canary, "");
+      });
+    } catch (error) {
+      this.#canarySeen = true;
+      this.#logOnce("canary", "cannot touch the watch canary; stalls are caught by rescans only", {
+        path: this.#canary,
+        error: String(error),
+      });
+    }
   }
 
   #isExcluded(path: string): boolean {

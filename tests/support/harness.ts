@@ -8,7 +8,7 @@ import type { CoredogConfig } from "../../src/core/config.ts";
 import type { KubeClient } from "../../src/kube/client.ts";
 import { createLogger } from "../../src/log.ts";
 import { createConsoleNotifier } from "../../src/notify/console.ts";
-import type { Channel } from "../../src/notify/mod.ts";
+import { type Channel, createChannels } from "../../src/notify/mod.ts";
 import { createStorage, type Storage } from "../../src/storage/mod.ts";
 import { startWatcher, type Watcher } from "../../src/watcher/watcher.ts";
 import { S3_ACCESS_KEY, S3_SECRET_KEY } from "./s3_server.ts";
@@ -39,6 +39,8 @@ export interface TestWatcherOptions {
   kube?: KubeClient;
   /** Extra top-level YAML. */
   topYaml?: string[];
+  /** Also run the channels of the configuration's `NoticeChannel` list, built as the watcher's entrypoint builds them. */
+  noticeChannels?: boolean;
 }
 
 /** The YAML a test watcher runs on. */
@@ -60,6 +62,7 @@ export function testConfigYaml(options: TestWatcherOptions): string {
     "Watcher:",
     "  SettleMilliseconds: 200",
     "  HealthPort: 0",
+    "  QuietSeconds: 2",
     "  RetryMaxSeconds: 2",
     ...(options.watcherYaml ?? []).map((l) => `  ${l}`),
     ...(options.topYaml ?? []),
@@ -78,7 +81,7 @@ export async function startTestWatcher(options: TestWatcherOptions): Promise<Tes
   const channels: Channel[] = [{
     settings: { index: 0, chan: "console", webhookurl: "", keyword: "", template: "", options: {} },
     notifier: createConsoleNotifier("console#0", { write: (text) => messages.push(text) }),
-  }];
+  }, ...(options.noticeChannels ? createChannels(config.channels) : [])];
   const watcher = await startWatcher({
     config,
     storage,
