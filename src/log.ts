@@ -1,6 +1,7 @@
 /**
  * Logging as logfmt lines on stdout, the format of the seed's log lines
- * (`level=info msg="capture a file:/corefile/core.bash.1"`).
+ * (`level=info msg="capture a file:/corefile/core.bash.1"`). `msg` follows
+ * `level` directly so that the seed's documented lines match a grep.
  *
  * @module
  */
@@ -40,7 +41,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const base = options.fields ?? {};
   function emit(lineLevel: LogLevel, msg: string, fields?: LogFields): void {
     if (RANK[lineLevel] < RANK[level]) return;
-    write(formatLogfmt({ time: new Date().toISOString(), level: lineLevel, ...base, msg, ...fields }));
+    write(formatLogfmt({ time: new Date().toISOString(), level: lineLevel, msg, ...base, ...fields }));
   }
   return {
     debug: (msg, fields) => emit("debug", msg, fields),

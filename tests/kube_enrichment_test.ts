@@ -1,0 +1,124 @@
+/**
+ * Enrichment from the Kubernetes API, against a fake API server that
+ * answers with recorded real Pod objects over real HTTPS.
+ */
+
+import assert from "node:assert/strict";
+import type { CrashRecord } from "../src/core/crash_record.ts";
+import { KubeClient } from "../src/kube/client.ts";
+import { exists, listTree, startTestWatcher, waitFor } from "./support/harness.ts";
+import { startFakeKubeApi } from "./support/fake_kube_api.ts";
+
+const POD = JSON.parse(await Deno.readTextFile(new URL("./fixtures/kube/pod_web.json", import.meta.url)));
+
+async function setup(pods: Record<string, unknown>) {
+  const dir = await Deno.makeTempDir({ prefix: "coredog-kube-" });
+  const api = await startFakeKubeApi(pods);
+  await Deno.writeTextFile(`${dir}/ca.crt`, api.caPem);
+  await Deno.writeTextFile(`${dir}/token`, "token-one");
+  const kube = new KubeClient({ apiUrl: api.url, tokenPath: `${dir}/token`, caPath: `${dir}/ca.crt`, timeoutMs: 2000 });
+  const test = await startTestWatcher({ root: `${dir}/dumps`, localDir: `${dir}/bucket`, kube });
+  return { dir, api, test };
+}
+
+async function metadataOf(dir: string): Promise<CrashRecord> {
+  const json = (await listTree(`${dir}/bucket`)).find((f) => f.endsWith(".json"))!;
+  return JSON.parse(await Deno.readTextFile(`${dir}/bucket/${json}`));
+}
+
+Deno.test("a core is enriched with pod uid, node, image, workload and restarts, and a CoreDumpCaptured event is recorded", async () => {
+  const { dir, api, test } = await setup({ "team-a/web-7d9f8c6b5-x2x4q": POD });
+  try {
+    const podDir = `${dir}/dumps/team-a/web-7d9f8c6b5-x2x4q/app`;
+    await Deno.mkdir(podDir, { recursive: true });
+    await Deno.writeTextFile(`${podDir}/core.server.1`, "not an ELF core, only text");
+    await waitFor("the first core stored", () => test.watcher.metrics.coresUploaded.get() === 1);
+    await waitFor("the event", () => api.events.length === 1);
+
+    const metadata = await metadataOf(dir);
+    assert.equal(metadata.pod.uid, "5f0c7d6e-3b7a-4c1e-9a55-2b8f1c3d4e5f");
+    assert.equal(metadata.pod.node, "node-7");
+    assert.equal(metadata.pod.ip, "10.244.3.15");
+    assert.deepEqual(metadata.pod.workload, { kind: "Deployment", name: "web" });
+    assert.equal(metadata.pod.labels?.app, "web");
+    assert.equal(metadata.container.name, "app");
+    assert.equal(metadata.container.image, "registry.example.com/team-a/web:1.4.2");
+    assert.match(metadata.container.imageID ?? "", /@sha256:4f1ad3c9/);
+    assert.equal(metadata.container.restartCount, 3);
+    assert.deepEqual(metadata.problems, ["no ELF magic"]);
+
+    const event = api.events[0] as { reason: string; type: string; involvedObject: unknown; message: string };
+    assert.equal(event.reason, "CoreDumpCaptured");
+    assert.equal(event.type, "Warning");
+    assert.deepEqual(event.involvedObject, {
+      apiVersion: "v1",
+      kind: "Pod",
+      namespace: "team-a",
+      name: "web-7d9f8c6b5-x2x4q",
+      uid: "5f0c7d6e-3b7a-4c1e-9a55-2b8f1c3d4e5f",
+      fieldPath: "spec.containers{app}",
+    });
+    assert.match(event.message, /stored at corefiles\/team-a\/web-7d9f8c6b5-x2x4q\/app\//);
+    await waitFor("the message", () => test.messages.length === 1);
+    assert.match(test.messages[0], /container: app \(registry\.example\.com\/team-a\/web:1\.4\.2\)/);
+    assert.match(test.messages[0], /workload: Deployment\/web/);
+
+    // The service-account token is read again for each request (bound tokens rotate).
+    await Deno.writeTextFile(`${dir}/token`, "token-two");
+    await Deno.writeTextFile(`${podDir}/core.server.2`, "second");
+    await waitFor("the second core stored", () => test.watcher.metrics.coresUploaded.get() === 2);
+    assert.equal(api.authorizations[0], "Bearer token-one");
+    assert.equal(api.authorizations.at(-1), "Bearer token-two");
+  } finally {
+    await test.stop();
+    await api.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("in the seed's per-pod layout the container is named by the webhook's annotation", async () => {
+  const { dir, api, test } = await setup({ "team-a/web-7d9f8c6b5-x2x4q": POD });
+  try {
+    const podDir = `${dir}/dumps/team-a/web-7d9f8c6b5-x2x4q`;
+    await Deno.mkdir(podDir, { recursive: true });
+    await Deno.writeTextFile(`${podDir}/core.server.1`, "pod-level core");
+    await waitFor("the core stored", () => test.watcher.metrics.coresUploaded.get() === 1);
+    const metadata = await metadataOf(dir);
+    assert.equal(metadata.container.name, "app");
+    assert.equal(metadata.attribution.kind, "container");
+    assert.ok(
+      (await listTree(`${dir}/bucket`)).every((f) => f.startsWith("corefiles/team-a/web-7d9f8c6b5-x2x4q/app/")),
+    );
+  } finally {
+    await test.stop();
+    await api.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a pod that no longer exists, or an unreachable API, still gets its core stored with what the path tells", async () => {
+  const { dir, api, test } = await setup({});
+  try {
+    const podDir = `${dir}/dumps/team-a/gone-pod/app`;
+    await Deno.mkdir(podDir, { recursive: true });
+    await Deno.writeTextFile(`${podDir}/core.1`, "core of a deleted pod");
+    await waitFor("the core stored", () => test.watcher.metrics.coresUploaded.get() === 1);
+    let metadata = await metadataOf(dir);
+    assert.equal(metadata.pod.name, "gone-pod");
+    assert.equal(metadata.container.name, "app");
+    assert.ok(metadata.problems.includes("pod not found in the Kubernetes API"), metadata.problems.join("; "));
+    assert.equal(api.events.length, 0, "no event for a pod that is gone");
+
+    await api.close();
+    await Deno.remove(`${dir}/bucket`, { recursive: true });
+    await Deno.writeTextFile(`${podDir}/core.2`, "core while the API is down");
+    await waitFor("the core stored without the API", () => test.watcher.metrics.coresUploaded.get() === 2);
+    metadata = await metadataOf(dir);
+    assert.ok(metadata.problems.some((p: string) => p.startsWith("kubernetes API: ")), metadata.problems.join("; "));
+    assert.ok(!(await exists(`${podDir}/core.2`)));
+    await waitFor("both messages", () => test.messages.length === 2);
+  } finally {
+    await test.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -1,0 +1,70 @@
+/**
+ * Runs CoreDog entrypoints as real processes and reads their output.
+ */
+
+/** A child process whose stdout lines are collected. */
+export interface RunningProcess {
+  lines: string[];
+  stderr: string[];
+  /** Resolves with the exit status. */
+  status: Promise<Deno.CommandStatus>;
+  /** Sends `signal`. */
+  kill(signal?: Deno.Signal): void;
+  /** Waits until a stdout line matches. */
+  waitForLine(pattern: RegExp, timeoutMs?: number): Promise<string>;
+}
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+
+/** Runs `deno <args>` in the repository with `env`. */
+export function runDeno(args: string[], options: { env?: Record<string, string>; cwd?: string } = {}): RunningProcess {
+  const child = new Deno.Command(Deno.execPath(), {
+    args,
+    cwd: options.cwd ?? ROOT,
+    env: { NO_COLOR: "1", ...options.env },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const lines: string[] = [];
+  const stderr: string[] = [];
+  collect(child.stdout, lines);
+  collect(child.stderr, stderr);
+  return {
+    lines,
+    stderr,
+    status: child.status,
+    kill(signal: Deno.Signal = "SIGTERM") {
+      try {
+        child.kill(signal);
+      } catch {
+        // already exited
+      }
+    },
+    async waitForLine(pattern: RegExp, timeoutMs = 30000): Promise<string> {
+      const deadline = Date.now() + timeoutMs;
+      while (Date.now() < deadline) {
+        const hit = lines.find((line) => pattern.test(line));
+        if (hit) return hit;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      throw new Error(
+        `no line matching ${pattern} within ${timeoutMs} ms; stdout:\n${lines.join("\n")}\nstderr:\n${
+          stderr.join("\n")
+        }`,
+      );
+    },
+  };
+}
+
+function collect(stream: ReadableStream<Uint8Array>, into: string[]): void {
+  (async () => {
+    let rest = "";
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+      rest += chunk;
+      const parts = rest.split("\n");
+      rest = parts.pop()!;
+      into.push(...parts);
+    }
+    if (rest) into.push(rest);
+  })();
+}
