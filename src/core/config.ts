@@ -16,13 +16,16 @@ import {
   CHANNEL_COMMON_KEYS,
   CHANNEL_EXTRA_KEYS,
   CHANNEL_TYPES,
+  CRASH_LOOP_KEYS,
   type KeySpec,
+  NOTIFY_KEYS,
   RETIRED_KEYS,
   type SectionSpec,
   STORAGE_KEYS,
   TOP_LEVEL_KEYS,
   WATCHER_KEYS,
 } from "./config_schema.ts";
+import type { CrashLoopSettings } from "./crash_loop.ts";
 import { endpointIncludesBucket } from "./s3_endpoint.ts";
 import { unknownVariables } from "./template.ts";
 
@@ -65,6 +68,23 @@ export interface WatcherSettings {
   kubernetes: "auto" | "off";
 }
 
+/** How hard messages are delivered, from `Notify`. */
+export interface DeliverySettings {
+  /** A message not accepted this long after its crash is given up, ms. */
+  giveUpAfterMs: number;
+  /** Longest backoff between attempts, ms. */
+  retryMaxMs: number;
+  /** Longest time one request may take, ms. */
+  requestTimeoutMs: number;
+}
+
+/** {@linkcode DeliverySettings} when `Notify` is empty. */
+export const DEFAULT_DELIVERY: DeliverySettings = {
+  giveUpAfterMs: Number(NOTIFY_KEYS.GiveUpAfterMinutes.default) * 60_000,
+  retryMaxMs: Number(NOTIFY_KEYS.RetryMaxSeconds.default) * 1000,
+  requestTimeoutMs: Number(NOTIFY_KEYS.RequestTimeoutSeconds.default) * 1000,
+};
+
 /** One notification channel, from a `NoticeChannel` entry. */
 export interface ChannelSettings {
   /** Position in `NoticeChannel`, for messages such as "NoticeChannel[2]". */
@@ -76,6 +96,10 @@ export interface ChannelSettings {
   template: string;
   /** Channel-specific keys (see `CHANNEL_EXTRA_KEYS`), defaults filled in. */
   options: Record<string, unknown>;
+  /** From `CrashLoop` (the same for every channel); absent: every crash gets its own message. */
+  crashLoop?: CrashLoopSettings;
+  /** From `Notify` (the same for every channel); absent: {@linkcode DEFAULT_DELIVERY}. */
+  delivery?: DeliverySettings;
 }
 
 /** The whole validated configuration. */
@@ -85,6 +109,10 @@ export interface CoredogConfig {
   clusterName: string;
   messageTemplate: string;
   channels: ChannelSettings[];
+  /** `CrashLoop`, also copied into every channel. */
+  crashLoop: CrashLoopSettings;
+  /** `Notify`, also copied into every channel. */
+  notify: DeliverySettings;
   watcher: WatcherSettings;
 }
 
@@ -137,6 +165,8 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Cor
     StorageConfig: sectionKey(),
     Watcher: sectionKey(),
     NoticeChannel: sectionKey(),
+    CrashLoop: sectionKey(),
+    Notify: sectionKey(),
   };
   checkKeys(raw, sections, "", problems);
 
@@ -147,7 +177,23 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Cor
   const watcherRaw = sectionObject(raw, "Watcher", problems);
   checkKeys(watcherRaw, WATCHER_KEYS, "Watcher.", problems);
   const watcherValues = readSection(watcherRaw, WATCHER_KEYS, "Watcher.", problems);
-  const channels = readChannels(raw.NoticeChannel, problems);
+  const crashLoopRaw = sectionObject(raw, "CrashLoop", problems);
+  checkKeys(crashLoopRaw, CRASH_LOOP_KEYS, "CrashLoop.", problems);
+  const crashLoopValues = readSection(crashLoopRaw, CRASH_LOOP_KEYS, "CrashLoop.", problems);
+  const notifyRaw = sectionObject(raw, "Notify", problems);
+  checkKeys(notifyRaw, NOTIFY_KEYS, "Notify.", problems);
+  const notifyValues = readSection(notifyRaw, NOTIFY_KEYS, "Notify.", problems);
+  const crashLoop: CrashLoopSettings = {
+    enabled: Boolean(crashLoopValues.Enabled),
+    windowMs: Number(crashLoopValues.WindowMinutes) * 60_000,
+  };
+  const notify: DeliverySettings = {
+    giveUpAfterMs: Number(notifyValues.GiveUpAfterMinutes) * 60_000,
+    retryMaxMs: Number(notifyValues.RetryMaxSeconds) * 1000,
+    requestTimeoutMs: Number(notifyValues.RequestTimeoutSeconds) * 1000,
+  };
+  const channels = readChannels(raw.NoticeChannel, problems)
+    .map((channel) => ({ ...channel, crashLoop, delivery: notify }));
 
   const corefileDir = String(top.CorefileDir);
   if (!corefileDir.startsWith("/")) {
@@ -165,6 +211,8 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Cor
     clusterName: String(top.ClusterName),
     messageTemplate: String(top.messageTemplate),
     channels,
+    crashLoop,
+    notify,
     watcher,
   };
 }
@@ -312,6 +360,7 @@ function readChannels(raw: unknown, problems: string[]): ChannelSettings[] {
     }
     const options: Record<string, unknown> = {};
     for (const key of Object.keys(extra)) options[key] = values[key];
+    checkChannelOptions(chan, webhookurl, options, where, problems);
     channels.push({
       index,
       chan,
@@ -322,6 +371,44 @@ function readChannels(raw: unknown, problems: string[]): ChannelSettings[] {
     });
   });
   return channels;
+}
+
+/** Settings that parse but cannot work with the API they are for. */
+function checkChannelOptions(
+  chan: string,
+  webhookurl: string,
+  options: Record<string, unknown>,
+  where: string,
+  problems: string[],
+): void {
+  const host = isHttpUrl(webhookurl) ? new URL(webhookurl).hostname : "";
+  if (chan === "wechat") {
+    if (options.msgtype === "markdown") {
+      if ((options.mentioned_mobile_list as string[]).length > 0) {
+        problems.push(
+          `${where}.mentioned_mobile_list needs msgtype: text; WeCom markdown cannot mention by mobile number`,
+        );
+      }
+      if ((options.mentioned_list as string[]).includes("@all")) {
+        problems.push(`${where}.mentioned_list "@all" needs msgtype: text; WeCom markdown cannot mention everyone`);
+      }
+    }
+    if (host === "qyapi.weixin.qq.com" && !new URL(webhookurl).searchParams.get("key")) {
+      problems.push(`${where}.webhookurl has no ?key=; copy the robot's whole webhook address`);
+    }
+  }
+  if (chan === "dingtalk" && host === "oapi.dingtalk.com" && !new URL(webhookurl).searchParams.get("access_token")) {
+    problems.push(`${where}.webhookurl has no ?access_token=; copy the robot's whole webhook address`);
+  }
+  if (chan === "webhook") {
+    for (const [name, value] of Object.entries(options.headers as Record<string, string>)) {
+      if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) {
+        problems.push(`${where}.headers "${name}" is not a valid HTTP header name`);
+      } else if (/[\r\n\0]/.test(value)) {
+        problems.push(`${where}.headers.${name} must be one line`);
+      }
+    }
+  }
 }
 
 function checkTemplate(template: string, path: string, problems: string[]): void {

@@ -189,6 +189,43 @@ export const TOP_LEVEL_KEYS: SectionSpec = {
   },
 };
 
+/** Keys under `CrashLoop` (new in CoreDog): one message per crash loop instead of one per crash. */
+export const CRASH_LOOP_KEYS: SectionSpec = {
+  Enabled: {
+    type: { kind: "bool" },
+    default: true,
+    doc:
+      "Fold repeated crashes of the same workload (or pod), container and signal into digests; `false` sends a message for every crash.",
+  },
+  WindowMinutes: {
+    type: { kind: "int", min: 1, max: 1440 },
+    default: 10,
+    doc:
+      "After a crash is notified, repeats within this many minutes are summed into one digest sent when the window ends; a loop that goes on gets one digest per window.",
+  },
+};
+
+/** Keys under `Notify` (new in CoreDog): how hard CoreDog tries to deliver a message. */
+export const NOTIFY_KEYS: SectionSpec = {
+  GiveUpAfterMinutes: {
+    type: { kind: "int", min: 1, max: 1440 },
+    default: 30,
+    doc:
+      "A message not accepted within this many minutes of the crash is dropped with an error log and `coredog_notifications_failed_total`; the core itself is stored either way.",
+  },
+  RetryMaxSeconds: {
+    type: { kind: "int", min: 1, max: 3600 },
+    default: 60,
+    doc:
+      "Longest wait between attempts after a network error, 5xx or rate-limit answer (exponential backoff with jitter; an API's `Retry-After` is honoured).",
+  },
+  RequestTimeoutSeconds: {
+    type: { kind: "int", min: 1, max: 300 },
+    default: 10,
+    doc: "How long one request to a chat API may take before it counts as failed and is retried.",
+  },
+};
+
 /** Channel types, as `NoticeChannel[].chan` spells them (aliases included). */
 export const CHANNEL_TYPES = ["console", "wechat", "wecom", "slack", "dingtalk", "feishu", "lark", "webhook"] as const;
 
@@ -207,7 +244,7 @@ export const CHANNEL_COMMON_KEYS: SectionSpec = {
   keyword: {
     type: { kind: "string" },
     default: "",
-    doc: "The channel gets a message only when the rendered message contains this text; empty means every message.",
+    doc: "A channel gets a message only when the rendered message contains the keyword; empty means every message.",
   },
   template: {
     type: { kind: "string" },
@@ -222,12 +259,13 @@ export const CHANNEL_EXTRA_KEYS: Record<string, SectionSpec> = {
     msgtype: {
       type: { kind: "enum", values: ["markdown", "text"] },
       default: "markdown",
-      doc: "WeCom message type.",
+      doc:
+        "WeCom message type: `markdown` (content at most 4096 bytes) or `text` (at most 2048 bytes; needed for `@all` and mobile mentions).",
     },
     mentioned_list: {
       type: { kind: "stringList" },
       default: [],
-      doc: "WeCom user ids to @ (`text` only; `@all` for everyone).",
+      doc: "WeCom user ids to @ (`@all` for everyone with `text`); with `markdown` each id becomes a `<@id>` mention.",
     },
     mentioned_mobile_list: {
       type: { kind: "stringList" },
@@ -239,14 +277,14 @@ export const CHANNEL_EXTRA_KEYS: Record<string, SectionSpec> = {
     secret: {
       type: { kind: "string" },
       default: "",
-      doc: "Signing secret (`SEC...`) when the robot's security setting is 加签.",
+      doc: "Signing secret (`SEC...`) when the robot's security setting is 加签 (sign).",
     },
   },
   feishu: {
     secret: {
       type: { kind: "string" },
       default: "",
-      doc: "Signing secret when the bot's signature check is on.",
+      doc: "Signing secret when the bot's signature check (签名校验) is on.",
     },
   },
   webhook: {

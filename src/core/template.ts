@@ -48,12 +48,19 @@ export const TEMPLATE_VARIABLES: Record<string, { get: Getter; doc: string }> = 
   "corefile.path": { get: (r) => r.corefile.path, doc: "Path of the core on the node" },
   "corefile.filename": { get: (r) => r.corefile.filename, doc: "File name of the core" },
   "corefile.url": { get: (r) => r.storage.url, doc: "Download link (presigned URL, public URL or local path)" },
+  "corefile.url_expires": { get: (r) => r.storage.urlExpiresAt, doc: "When a presigned link stops working (UTC)" },
   "corefile.key": { get: (r) => r.storage.key, doc: "Object key" },
   "corefile.size": { get: (r) => humanBytes(r.corefile.rawBytes), doc: "Core size, e.g. `1.2 GiB`" },
   "corefile.stored_size": { get: (r) => humanBytes(r.corefile.storedBytes), doc: "Stored (compressed) size" },
+  "corefile.bytes": { get: (r) => r.corefile.rawBytes, doc: "Core size in bytes" },
+  "corefile.stored_bytes": { get: (r) => r.corefile.storedBytes, doc: "Stored size in bytes" },
   "corefile.sha256": { get: (r) => r.corefile.sha256, doc: "SHA-256 of the raw core" },
   "corefile.truncated": { get: (r) => r.corefile.truncated ? "yes" : "no", doc: "`yes` when the core is incomplete" },
   "time": { get: (r) => r.crashedAt, doc: "Crash time (UTC, ISO 8601)" },
+  "problems": {
+    get: (r) => r.problems?.length ? r.problems.join("; ") : "none",
+    doc: "What went wrong without stopping the capture (API down, truncated core...), or `none`",
+  },
 };
 
 /** The template used when `messageTemplate` is empty. */
@@ -63,7 +70,7 @@ export const DEFAULT_TEMPLATE = [
   "workload: {workload}",
   "signal: {signal}",
   "process: {process.executable} pid {process.pid}: {process.args}",
-  "node: {node.name} ({host.ip})",
+  "node: {node.name} ({host.ip}), cluster: {cluster.name}",
   "size: {corefile.size} raw, {corefile.stored_size} stored",
   "time: {time}",
   "download: {corefile.url}",

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Notification, Notifier } from "./notifier.ts";
+import type { AttemptResult, Notification, Notifier } from "./notifier.ts";
 
 /** Creates the console channel; `write` receives each message (stdout by default). */
 export function createConsoleNotifier(
@@ -15,10 +15,10 @@ export function createConsoleNotifier(
   const write = options.write ?? ((text: string) => console.log(text));
   return {
     name,
-    send(notification: Notification): Promise<void> {
+    attempt(notification: Notification): Promise<AttemptResult> {
       const rule = "-".repeat(60);
       write(`${rule}\n${notification.text}\n${rule}`);
-      return Promise.resolve();
+      return Promise.resolve({ ok: true });
     },
   };
 }
