@@ -46,7 +46,14 @@ export interface DeliverOptions {
 /** How a delivery ended. */
 export type DeliveryOutcome =
   | { delivered: true; attempts: number }
-  | { delivered: false; attempts: number; error: string; reason: string };
+  | {
+    delivered: false;
+    attempts: number;
+    error: string;
+    reason: string;
+    /** True when shutdown, not the API or the deadline, ended the delivery. */
+    interrupted?: boolean;
+  };
 
 /** Delivers `notification` through `notifier`; never rejects. */
 export async function deliver(
@@ -68,7 +75,13 @@ export async function deliver(
     }
     if (!result.ok && result.retryAfterMs !== undefined) rate?.block(clock.now() + result.retryAfterMs);
     if (!result.ok && options.signal?.aborted) {
-      return { delivered: false, attempts: attempt, error: result.error, reason: "CoreDog is shutting down" };
+      return {
+        delivered: false,
+        attempts: attempt,
+        error: result.error,
+        reason: "CoreDog is shutting down",
+        interrupted: true,
+      };
     }
     const step = nextStep(result, { attempt, now: clock.now(), deadline: options.deadline }, {
       maxMs: options.retryMaxMs,

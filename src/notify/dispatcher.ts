@@ -65,8 +65,14 @@ export interface DispatcherOptions {
 
 /** Queues notifications per channel. */
 export interface Dispatcher {
-  /** Queues `record` for every channel; returns at once and never throws. */
-  publish(record: CrashRecord): void;
+  /**
+   * Queues `record` for every channel and returns at once, never throwing.
+   * The promise resolves (never rejects) once every channel is done with
+   * the message: true when each delivered, gave up, filtered or folded it,
+   * false when shutdown interrupted a delivery (send it again after the
+   * restart).
+   */
+  publish(record: CrashRecord): Promise<boolean>;
   /**
    * At shutdown: sends the digests of open crash-loop windows now, then
    * resolves when every queued message has been delivered or given up.
@@ -98,13 +104,17 @@ export function createDispatcher(channels: Channel[], options: DispatcherOptions
     loops: channel.settings.crashLoop?.enabled ? new CrashLoopTracker(channel.settings.crashLoop) : undefined,
   }));
 
-  function enqueue(state: ChannelState, notification: Notification, publishedAt: number): void {
-    state.tail = state.tail.then(() => send(state, notification, publishedAt)).catch((error) => {
+  /** Queues one message; resolves false when shutdown interrupted its delivery. */
+  function enqueue(state: ChannelState, notification: Notification, publishedAt: number): Promise<boolean> {
+    const handled = state.tail.then(() => send(state, notification, publishedAt)).catch((error) => {
       logger.error("notification failed", { channel: state.channel.notifier.name, error: String(error) });
+      return true;
     });
+    state.tail = handled.then(() => {});
+    return handled;
   }
 
-  async function send(state: ChannelState, notification: Notification, publishedAt: number): Promise<void> {
+  async function send(state: ChannelState, notification: Notification, publishedAt: number): Promise<boolean> {
     const { notifier, settings, rate } = state.channel;
     const delivery = settings.delivery ?? DEFAULT_DELIVERY;
     const labels = { channel: notifier.name };
@@ -131,7 +141,15 @@ export function createDispatcher(channels: Channel[], options: DispatcherOptions
       if (outcome.attempts > 1) {
         logger.info("notification delivered after retries", { channel: notifier.name, attempts: outcome.attempts });
       }
-      return;
+      return true;
+    }
+    if (outcome.interrupted) {
+      logger.warn("notification not delivered before shutdown; it is sent again after the restart", {
+        channel: notifier.name,
+        core: notification.record.corefile.filename,
+        error: outcome.error,
+      });
+      return false;
     }
     metrics.failed.inc(labels);
     logger.error("notification failed", {
@@ -142,6 +160,7 @@ export function createDispatcher(channels: Channel[], options: DispatcherOptions
       reason: outcome.reason,
       error: outcome.error,
     });
+    return true;
   }
 
   function queueDigests(state: ChannelState, digests: CrashLoopDigest[]): void {
@@ -182,13 +201,14 @@ export function createDispatcher(channels: Channel[], options: DispatcherOptions
     });
   }
 
-  function prepare(state: ChannelState, record: CrashRecord, now: number): void {
+  /** Queues the message for one channel; resolves when it is handled there. */
+  function prepare(state: ChannelState, record: CrashRecord, now: number): Promise<boolean> {
     const { settings, notifier } = state.channel;
     const text = renderTemplate(state.template, record);
     if (settings.keyword && !text.includes(settings.keyword)) {
       metrics.filtered.inc({ channel: notifier.name });
       logger.debug("notification filtered by keyword", { channel: notifier.name, keyword: settings.keyword });
-      return;
+      return Promise.resolve(true);
     }
     if (state.loops) {
       const verdict = state.loops.observe(record, now);
@@ -201,10 +221,10 @@ export function createDispatcher(channels: Channel[], options: DispatcherOptions
           loop: describeLoop(record),
           core: record.corefile.filename,
         });
-        return;
+        return Promise.resolve(true);
       }
     }
-    enqueue(state, { kind: "crash", text, record }, now);
+    return enqueue(state, { kind: "crash", text, record }, now);
   }
 
   async function idle(): Promise<void> {
@@ -216,11 +236,12 @@ export function createDispatcher(channels: Channel[], options: DispatcherOptions
   }
 
   return {
-    publish(record: CrashRecord): void {
+    publish(record: CrashRecord): Promise<boolean> {
       const now = clock.now();
+      const handled: Promise<boolean>[] = [];
       for (const state of states) {
         try {
-          prepare(state, record, now);
+          handled.push(prepare(state, record, now));
         } catch (error) {
           metrics.failed.inc({ channel: state.channel.notifier.name });
           logger.error("cannot prepare the notification", {
@@ -229,6 +250,7 @@ export function createDispatcher(channels: Channel[], options: DispatcherOptions
           });
         }
       }
+      return Promise.all(handled).then((results) => results.every(Boolean));
     },
     async drain(): Promise<void> {
       closing.abort();

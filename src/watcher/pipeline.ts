@@ -21,11 +21,11 @@ import { buildObjectKeys } from "../core/object_key.ts";
 import { podFacts } from "../core/pod_facts.ts";
 import type { KubeClient } from "../kube/client.ts";
 import type { Logger } from "../log.ts";
-import type { Dispatcher } from "../notify/mod.ts";
 import type { Storage } from "../storage/mod.ts";
 import { VERSION } from "../version.ts";
 import { readCoreFacts } from "./core_facts_reader.ts";
 import type { Ledger, LedgerEntry } from "./ledger.ts";
+import type { NotifyTracker } from "./notify_tracker.ts";
 import { openSafely, removeIfSame } from "./safe_file.ts";
 import { uploadCore } from "./upload.ts";
 import type { WatcherMetrics } from "./watcher_metrics.ts";
@@ -35,7 +35,7 @@ export interface PipelineDeps {
   config: CoredogConfig;
   storage: Storage;
   ledger: Ledger;
-  dispatcher: Dispatcher;
+  notifications: NotifyTracker;
   /** Undefined outside a cluster or with `Watcher.Kubernetes: off`. */
   kube?: KubeClient;
   logger: Logger;
@@ -224,8 +224,9 @@ export async function processCore(file: ReadyFile, deps: PipelineDeps): Promise<
 }
 
 /**
- * After a verified upload: delete the local file when configured, hand the
- * record to the notifiers once, and keep the ledger in step.
+ * After a verified upload: delete the local file when configured and hand
+ * the record to the notifiers once. The ledger entry stays until the
+ * notification is settled (see `notify_tracker.ts`).
  */
 export async function finishLocal(
   file: { path: string; dev: number; ino: number },
@@ -237,14 +238,8 @@ export async function finishLocal(
     deleted = await removeIfSame(file.path, file);
     if (deleted) deps.logger.info(`deleted local corefile: ${file.path}`);
   }
-  if (!entry.notified) {
-    deps.dispatcher.publish({ ...entry.record, deletedLocal: deleted });
-  }
-  if (deleted) {
-    await deps.ledger.forget(entry.id);
-  } else if (!entry.notified) {
-    await deps.ledger.put({ ...entry, notified: true });
-  }
+  if (!entry.notified) deps.notifications.publish(entry, deleted);
+  else if (deleted) await deps.ledger.forget(entry.id);
 }
 
 async function enrich(

@@ -14,6 +14,7 @@ import { type Channel, createDispatcher, type Dispatcher } from "../notify/mod.t
 import type { Storage } from "../storage/mod.ts";
 import { Discovery } from "./discovery.ts";
 import { Ledger } from "./ledger.ts";
+import { NotifyTracker } from "./notify_tracker.ts";
 import { type PipelineDeps, processCore } from "./pipeline.ts";
 import { Scheduler } from "./scheduler.ts";
 import { createWatcherMetrics, type WatcherMetrics } from "./watcher_metrics.ts";
@@ -53,17 +54,18 @@ export async function startWatcher(options: WatcherOptions): Promise<Watcher> {
     logger,
     metrics: metrics.notifications,
   });
+  const notifications = new NotifyTracker(dispatcher, { ledger, logger });
   const deps: PipelineDeps = {
     config,
     storage: options.storage,
     ledger,
-    dispatcher,
+    notifications,
     kube: options.kube,
     logger,
     metrics,
     node: options.node,
   };
-  await recoverLedger(ledger, dispatcher, logger);
+  await recoverLedger(ledger, notifications, logger);
   const scheduler = new Scheduler({
     readiness: config.watcher,
     concurrency: config.watcher.uploadConcurrency,
@@ -97,22 +99,19 @@ export async function startWatcher(options: WatcherOptions): Promise<Watcher> {
       await discovery.stop();
       await scheduler.stop();
       await dispatcher.drain();
+      await notifications.settled();
       options.kube?.close();
     },
   };
 }
 
 /**
- * After a restart: records stored before it whose notification may not
- * have gone out are sent now (a duplicate message is better than a missing
+ * After a restart: records stored before it whose notification was not
+ * settled are sent again (a duplicate message is better than a missing
  * one), and entries whose local file is gone are dropped.
  */
-async function recoverLedger(ledger: Ledger, dispatcher: Dispatcher, logger: Logger): Promise<void> {
+async function recoverLedger(ledger: Ledger, notifications: NotifyTracker, logger: Logger): Promise<void> {
   for (const entry of await ledger.list()) {
-    if (!entry.notified) {
-      logger.info("sending the notification interrupted by a restart", { key: entry.key });
-      dispatcher.publish(entry.record);
-    }
     let present = false;
     try {
       const stat = await lstat(entry.path);
@@ -120,7 +119,11 @@ async function recoverLedger(ledger: Ledger, dispatcher: Dispatcher, logger: Log
     } catch {
       present = false;
     }
-    if (!present) await ledger.forget(entry.id);
-    else if (!entry.notified) await ledger.put({ ...entry, notified: true });
+    if (!entry.notified) {
+      logger.info("sending the notification interrupted by a restart", { key: entry.key });
+      notifications.publish(entry, !present);
+    } else if (!present) {
+      await ledger.forget(entry.id);
+    }
   }
 }

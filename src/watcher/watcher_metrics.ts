@@ -60,6 +60,9 @@ export function createWatcherMetrics(): WatcherMetrics {
       sent: registry.counter("coredog_notifications_sent_total", "Messages accepted by a channel"),
       failed: registry.counter("coredog_notifications_failed_total", "Messages a channel did not accept"),
       filtered: registry.counter("coredog_notifications_filtered_total", "Messages skipped by a channel's keyword"),
+      folded: registry.counter("coredog_notifications_folded_total", "Crashes folded into a crash-loop digest"),
+      retried: registry.counter("coredog_notifications_retried_total", "Failed attempts that were retried"),
+      digests: registry.counter("coredog_crash_loop_digests_total", "Crash-loop digests queued"),
     },
   };
 }
