@@ -1,7 +1,7 @@
 /**
  * `deno task dev`: CoreDog on this machine with embedded defaults: dumps
  * under `./.coredog/dumps`, storage in `./.coredog/bucket`, messages on the
- * console.
+ * console, and the admission webhook on https://127.0.0.1:8443/mutate.
  *
  * @module
  */
@@ -11,6 +11,7 @@ import { parseConfig } from "../core/config.ts";
 import { createLogger } from "../log.ts";
 import { runWatcher } from "../watcher/main.ts";
 import { machineCorePattern } from "./core_pattern.ts";
+import { DEV_WEBHOOK_PORT, startDevWebhook } from "./dev_webhook.ts";
 import { DEMO_CONTAINER_DIR, DEV_DIR, devConfigYaml } from "./dev_config.ts";
 
 if (import.meta.main) {
@@ -18,6 +19,7 @@ if (import.meta.main) {
   const demo = join(DEV_DIR, DEMO_CONTAINER_DIR);
   await Deno.mkdir(demo, { recursive: true });
   const verdict = await machineCorePattern();
+  const webhookLine = await devWebhookLine(config.corefileDir);
   console.log(
     [
       "CoreDog local mode",
@@ -25,6 +27,7 @@ if (import.meta.main) {
       `  storage: ${config.storage.localDir}`,
       "  notify:  this console",
       `  health:  http://localhost:${config.watcher.healthPort}/metrics`,
+      webhookLine,
       verdict.ok
         ? `Make a real crash from another terminal:  npx deno@2.9.6 task crash   (or: deno task crash)`
         : `This machine cannot write real cores into a directory: ${verdict.why}\n` +
@@ -33,4 +36,24 @@ if (import.meta.main) {
     ].join("\n"),
   );
   await runWatcher(config, createLogger({ fields: { component: "watcher" } }));
+}
+
+/** Starts the local webhook and says how to reach it; a busy port costs the webhook only, not the quickstart. */
+async function devWebhookLine(dumpRoot: string): Promise<string> {
+  const port = Number(Deno.env.get("COREDOG_WEBHOOK_PORT") || DEV_WEBHOOK_PORT);
+  try {
+    const webhook = await startDevWebhook({
+      dir: DEV_DIR,
+      dumpRoot,
+      port,
+      logger: createLogger({ fields: { component: "webhook" } }),
+    });
+    return [
+      `  webhook: ${webhook.url}   (CA: ${webhook.caFile})`,
+      "  Post a sample AdmissionReview and print the patch:",
+      `    ${webhook.curlExample}`,
+    ].join("\n");
+  } catch (error) {
+    return `  webhook: not started (${(error as Error).message}); set COREDOG_WEBHOOK_PORT to another port`;
+  }
 }

@@ -1,0 +1,119 @@
+/**
+ * Keeps the serving certificate in step with its files.
+ *
+ * Kubernetes updates a Secret volume by writing a new directory and
+ * swapping the `..data` symlink, so the files' own mtimes and inotify
+ * watches on them say little. The reloader rereads both files on a timer
+ * and applies the pair when its contents change. A pair that fails (a
+ * certificate read just before the swap and a key just after) is not
+ * retried until the files change again, which the next look usually
+ * shows.
+ *
+ * @module
+ */
+
+import type { Logger } from "../log.ts";
+import type { CertificatePair } from "./tls_server.ts";
+
+/** Where the certificate and key live (e.g. `tls.crt` and `tls.key` of a Secret volume). */
+export interface CertificateFiles {
+  certFile: string;
+  keyFile: string;
+}
+
+/** Options of {@linkcode watchCertificateFiles}. */
+export interface CertificateReloaderOptions {
+  /** Puts a pair in service; throws when it is unusable. */
+  apply(pair: CertificatePair): void | Promise<void>;
+  /** Called with the error when `apply` throws. */
+  onFailure?(error: Error): void;
+  logger: Logger;
+  /** Time between looks at the files, ms; 5000 by default. */
+  intervalMs?: number;
+}
+
+/** A running reloader. */
+export interface CertificateReloader {
+  /** True once a pair has been applied. */
+  loaded(): boolean;
+  /** Looks at the files now; resolves when done. */
+  check(): Promise<void>;
+  /** Stops looking; waits for a look in progress. */
+  stop(): Promise<void>;
+}
+
+/** Starts looking at `files` now and every `intervalMs`. */
+export function watchCertificateFiles(
+  files: CertificateFiles,
+  options: CertificateReloaderOptions,
+): CertificateReloader {
+  const { logger } = options;
+  const interval = options.intervalMs ?? 5000;
+  let applied: string | undefined;
+  let failed: string | undefined;
+  let lastReadError: string | undefined;
+  let running: Promise<void> = Promise.resolve();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let stopped = false;
+
+  async function look(): Promise<void> {
+    let pair: CertificatePair;
+    try {
+      pair = {
+        certPem: await Deno.readTextFile(files.certFile),
+        keyPem: await Deno.readTextFile(files.keyFile),
+      };
+    } catch (error) {
+      const message = (error as Error).message;
+      if (message !== lastReadError) {
+        lastReadError = message;
+        logger.warn(
+          applied
+            ? "cannot read the certificate files; serving the loaded certificate"
+            : "waiting for the certificate files",
+          { cert: files.certFile, key: files.keyFile, error: message },
+        );
+      }
+      return;
+    }
+    lastReadError = undefined;
+    const fingerprint = `${pair.certPem}\u0000${pair.keyPem}`;
+    if (fingerprint === applied || fingerprint === failed) return;
+    try {
+      await options.apply(pair);
+      applied = fingerprint;
+      failed = undefined;
+    } catch (error) {
+      failed = fingerprint;
+      options.onFailure?.(error as Error);
+      logger.error(
+        applied ? "cannot load the new certificate; serving the previous one" : "cannot serve with the certificate",
+        { cert: files.certFile, key: files.keyFile, error: (error as Error).message },
+      );
+    }
+  }
+
+  function check(): Promise<void> {
+    running = running.then(look).catch((error) => {
+      logger.error("certificate check failed", { error: (error as Error).message });
+    });
+    return running;
+  }
+
+  function schedule(): void {
+    if (stopped) return;
+    timer = setTimeout(() => void check().finally(schedule), interval);
+  }
+
+  void check().finally(schedule);
+
+  return {
+    loaded: () => applied !== undefined,
+    check,
+    async stop(): Promise<void> {
+      stopped = true;
+      clearTimeout(timer);
+      await running;
+    },
+  };
+}

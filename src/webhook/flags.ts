@@ -1,0 +1,151 @@
+/**
+ * Command-line flags and environment variables of the webhook role.
+ * A flag wins over its variable, which wins over the default.
+ *
+ * @module
+ */
+
+import { DEFAULT_CONFIG_PATH } from "../config_file.ts";
+import { DEFAULT_WEBHOOK_PORT } from "./server.ts";
+
+/** Where the chart is expected to mount the serving certificate Secret (type kubernetes.io/tls). */
+export const DEFAULT_TLS_DIR = "/etc/coredog-webhook/tls";
+
+/** The webhook's settings from flags and environment. */
+export interface WebhookFlags {
+  configPath: string;
+  port: number;
+  hostname: string;
+  certFile: string;
+  keyFile: string;
+  /** 0: no plain-HTTP health port. */
+  healthPort: number;
+  /** Seconds between SIGTERM and closing the port, while endpoints stop routing here. */
+  shutdownDelaySeconds: number;
+  help: boolean;
+}
+
+interface FlagSpec {
+  flag: string;
+  env: string;
+  key: Exclude<keyof WebhookFlags, "help">;
+  kind: "string" | "port" | "seconds";
+  default: string | number;
+  doc: string;
+}
+
+/** Every flag, its variable, default and meaning; also the source of `--help`. */
+export const WEBHOOK_FLAGS: readonly FlagSpec[] = [
+  {
+    flag: "--config",
+    env: "COREDOG_CONFIG",
+    key: "configPath",
+    kind: "string",
+    default: DEFAULT_CONFIG_PATH,
+    doc: "CoreDog configuration file (the watcher's); CorefileDir is the hostPath",
+  },
+  {
+    flag: "--port",
+    env: "COREDOG_WEBHOOK_PORT",
+    key: "port",
+    kind: "port",
+    default: DEFAULT_WEBHOOK_PORT,
+    doc: "HTTPS port of /mutate, /healthz, /readyz and /metrics",
+  },
+  {
+    flag: "--host",
+    env: "COREDOG_WEBHOOK_HOST",
+    key: "hostname",
+    kind: "string",
+    default: "0.0.0.0",
+    doc: "address to listen on",
+  },
+  {
+    flag: "--tls-cert",
+    env: "COREDOG_WEBHOOK_TLS_CERT",
+    key: "certFile",
+    kind: "string",
+    default: `${DEFAULT_TLS_DIR}/tls.crt`,
+    doc: "serving certificate (PEM, leaf first), reloaded when it changes",
+  },
+  {
+    flag: "--tls-key",
+    env: "COREDOG_WEBHOOK_TLS_KEY",
+    key: "keyFile",
+    kind: "string",
+    default: `${DEFAULT_TLS_DIR}/tls.key`,
+    doc: "private key of the certificate (PEM), reloaded with it",
+  },
+  {
+    flag: "--health-port",
+    env: "COREDOG_WEBHOOK_HEALTH_PORT",
+    key: "healthPort",
+    kind: "port",
+    default: 9103,
+    doc: "plain-HTTP port of /healthz, /readyz and /metrics; 0 turns it off",
+  },
+  {
+    flag: "--shutdown-delay",
+    env: "COREDOG_WEBHOOK_SHUTDOWN_DELAY_SECONDS",
+    key: "shutdownDelaySeconds",
+    kind: "seconds",
+    default: 2,
+    doc: "seconds between SIGTERM and closing the port, while the Service stops routing here",
+  },
+];
+
+/**
+ * Reads the flags from `args` and `env`.
+ *
+ * @throws {Error} for an unknown flag, a missing value or a bad number,
+ * with a message naming the flag or variable.
+ */
+export function parseWebhookFlags(args: string[], env: (name: string) => string | undefined): WebhookFlags {
+  const given = new Map<string, string>();
+  let help = false;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (arg === "--help" || arg === "-h") {
+      help = true;
+      continue;
+    }
+    const [name, inline] = arg.includes("=") ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)] : [
+      arg,
+      undefined,
+    ];
+    if (!WEBHOOK_FLAGS.some((f) => f.flag === name)) throw new Error(`unknown argument ${arg}; see --help`);
+    const value = inline ?? args[++i];
+    if (value === undefined || value === "") throw new Error(`${name} needs a value`);
+    given.set(name, value);
+  }
+  const result: Record<string, string | number | boolean> = { help };
+  for (const spec of WEBHOOK_FLAGS) {
+    const fromFlag = given.get(spec.flag);
+    const raw = fromFlag ?? (env(spec.env) || undefined);
+    const source = fromFlag !== undefined ? spec.flag : spec.env;
+    result[spec.key] = raw === undefined ? spec.default : convert(raw, spec, source);
+  }
+  return result as unknown as WebhookFlags;
+}
+
+/** The `--help` text. */
+export function webhookUsage(): string {
+  const heads = WEBHOOK_FLAGS.map((f) => `${f.flag} <${f.kind === "string" ? "value" : f.kind}>`);
+  const width = Math.max(...heads.map((h) => h.length)) + 2;
+  const lines = WEBHOOK_FLAGS.map((f, i) =>
+    `  ${heads[i].padEnd(width)}${f.doc}\n  ${"".padEnd(width)}env ${f.env}, default ${f.default}`
+  );
+  return ["Usage: coredog-webhook [flags]", "", ...lines, ""].join("\n");
+}
+
+function convert(raw: string, spec: FlagSpec, source: string): string | number {
+  if (spec.kind === "string") return raw;
+  const value = Number(raw);
+  if (spec.kind === "port" && (!Number.isInteger(value) || value < 0 || value > 65535)) {
+    throw new Error(`${source} must be a port number from 0 to 65535, got "${raw}"`);
+  }
+  if (spec.kind === "seconds" && (!Number.isFinite(value) || value < 0)) {
+    throw new Error(`${source} must be a number of seconds, got "${raw}"`);
+  }
+  return value;
+}

@@ -1,0 +1,149 @@
+/**
+ * The webhook server: HTTPS on the webhook port once a certificate is
+ * loaded, the certificate kept in step with its files, and optionally a
+ * plain-HTTP port for probes and Prometheus that answers from the start
+ * (so `/readyz` can say "no certificate yet" instead of refusing).
+ *
+ * @module
+ */
+
+import { dumpRootProblem } from "../core/pod_patch.ts";
+import type { Logger } from "../log.ts";
+import { describeCertificate } from "../tls/certificates.ts";
+import { type CertificateFiles, type CertificateReloader, watchCertificateFiles } from "./cert_reloader.ts";
+import { createWebhookHandler } from "./handler.ts";
+import { type CertificatePair, ListenError, type ReloadableTlsServer, serveTls } from "./tls_server.ts";
+import { createWebhookMetrics, type WebhookMetrics } from "./webhook_metrics.ts";
+
+/** The webhook's port unless told otherwise. */
+export const DEFAULT_WEBHOOK_PORT = 8443;
+
+/** Options of {@linkcode startWebhookServer}. */
+export interface WebhookServerOptions extends CertificateFiles {
+  /** The dump root on the nodes (`CorefileDir`), the hostPath of the injected volume. */
+  dumpRoot: string;
+  logger: Logger;
+  /** HTTPS port; {@linkcode DEFAULT_WEBHOOK_PORT} by default, 0 picks a free one. */
+  port?: number;
+  /** Address to listen on; `0.0.0.0` by default. */
+  hostname?: string;
+  /** Plain-HTTP port for `/healthz`, `/readyz` and `/metrics` (0 picks a free one); none when undefined. */
+  healthPort?: number;
+  /** Time between looks at the certificate files, ms; 5000 by default. */
+  certCheckIntervalMs?: number;
+  /** Body limit of `/mutate`, bytes. */
+  maxBodyBytes?: number;
+}
+
+/** A running webhook. */
+export interface WebhookServer {
+  /** Resolves with the HTTPS address once the first certificate is loaded; rejects if the port cannot be bound. */
+  listening: Promise<Deno.NetAddr>;
+  /** Address of the plain-HTTP health port, when there is one. */
+  healthAddr?: Deno.NetAddr;
+  metrics: WebhookMetrics;
+  /** Ready: a certificate is loaded and the server is not draining. */
+  ready(): boolean;
+  /** Reports not ready from now on, so that endpoints stop sending requests; keeps serving. */
+  drain(): void;
+  /** Stops accepting, finishes requests in flight, closes everything. */
+  shutdown(): Promise<void>;
+}
+
+/**
+ * Starts the webhook. The HTTPS port opens when the certificate files can
+ * first be read and loaded; until then the server waits and logs why.
+ *
+ * @throws {Error} when the dump root cannot be a hostPath or the health
+ * port cannot be bound.
+ */
+export function startWebhookServer(options: WebhookServerOptions): WebhookServer {
+  const problem = dumpRootProblem(options.dumpRoot);
+  if (problem) throw new Error(`CorefileDir cannot be the webhook's hostPath: ${problem}`);
+  const { logger } = options;
+  const metrics = createWebhookMetrics();
+  let tls: ReloadableTlsServer | undefined;
+  let draining = false;
+  const ready = () => tls !== undefined && !draining;
+  const handlerOptions = { dumpRoot: options.dumpRoot, logger, metrics, ready, maxBodyBytes: options.maxBodyBytes };
+  const handler = createWebhookHandler(handlerOptions);
+  const onError = (error: unknown) => {
+    metrics.errors.inc({ kind: "internal" });
+    logger.error("request failed", { error: (error as Error)?.message ?? String(error) });
+    return new Response("internal error\n", { status: 500 });
+  };
+
+  const health = options.healthPort !== undefined
+    ? Deno.serve(
+      { port: options.healthPort, hostname: options.hostname ?? "0.0.0.0", onListen() {}, onError },
+      createWebhookHandler({ ...handlerOptions, admission: false }),
+    )
+    : undefined;
+
+  let resolveListening!: (addr: Deno.NetAddr) => void;
+  let rejectListening!: (error: Error) => void;
+  const listening = new Promise<Deno.NetAddr>((resolve, reject) => {
+    resolveListening = resolve;
+    rejectListening = reject;
+  });
+  // Callers that never await `listening` must not see an unhandled rejection at shutdown.
+  listening.catch(() => {});
+
+  function apply(pair: CertificatePair): void {
+    if (tls) {
+      tls.reload(pair);
+    } else {
+      try {
+        tls = serveTls(pair, {
+          port: options.port ?? DEFAULT_WEBHOOK_PORT,
+          hostname: options.hostname,
+          handler,
+          onError,
+        });
+      } catch (error) {
+        // A port problem will not go away with the next certificate: give up instead of waiting.
+        if (error instanceof ListenError) rejectListening(error);
+        throw error;
+      }
+      resolveListening(tls.addr);
+    }
+    const summary = describeCertificate(pair.certPem);
+    metrics.certificateLoads.inc({ result: "loaded" });
+    metrics.certificateNotAfter.set(Math.floor(summary.notAfter.getTime() / 1000));
+    logger.info("serving certificate loaded", {
+      subject: summary.subject,
+      dns: summary.dnsNames.join(","),
+      serial: summary.serialNumber,
+      not_after: summary.notAfter.toISOString(),
+    });
+    if (summary.notAfter.getTime() < Date.now()) {
+      logger.error("the serving certificate has expired; kube-apiserver will refuse it", {
+        not_after: summary.notAfter.toISOString(),
+      });
+    }
+  }
+
+  const reloader: CertificateReloader = watchCertificateFiles(options, {
+    apply,
+    onFailure: () => metrics.certificateLoads.inc({ result: "failed" }),
+    logger,
+    intervalMs: options.certCheckIntervalMs,
+  });
+
+  return {
+    listening,
+    healthAddr: health?.addr,
+    metrics,
+    ready,
+    drain(): void {
+      draining = true;
+    },
+    async shutdown(): Promise<void> {
+      draining = true;
+      await reloader.stop();
+      rejectListening(new Error("the webhook shut down before a certificate was loaded"));
+      await tls?.shutdown();
+      await health?.shutdown();
+    },
+  };
+}
