@@ -303,6 +303,15 @@ export const CHANNEL_EXTRA_KEYS: Record<string, SectionSpec> = {
   console: {},
 };
 
+/** The mapping sections of the configuration, in the order the README documents them; "" is the top level. */
+export const CONFIG_SECTIONS: { name: string; keys: SectionSpec; doc: string }[] = [
+  { name: "StorageConfig", keys: STORAGE_KEYS, doc: "Where and how cores are stored." },
+  { name: "", keys: TOP_LEVEL_KEYS, doc: "Top-level keys." },
+  { name: "Watcher", keys: WATCHER_KEYS, doc: "The node agent (DaemonSet)." },
+  { name: "CrashLoop", keys: CRASH_LOOP_KEYS, doc: "Crash-loop digests." },
+  { name: "Notify", keys: NOTIFY_KEYS, doc: "Delivery of notifications." },
+];
+
 /** Channel types that are spelled two ways. */
 export const CHANNEL_ALIASES: Record<string, string> = { wecom: "wechat", lark: "feishu" };
 

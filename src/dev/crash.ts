@@ -10,10 +10,10 @@
 import { join } from "node:path";
 import { machineCorePattern } from "./core_pattern.ts";
 import { crashProcessIn } from "./crash_process.ts";
-import { DEMO_CONTAINER_DIR, DEV_DIR } from "./dev_config.ts";
+import { DEMO_CONTAINER_DIR, devDir } from "./dev_config.ts";
 
 if (import.meta.main) {
-  const dir = join(DEV_DIR, DEMO_CONTAINER_DIR);
+  const dir = join(devDir(), DEMO_CONTAINER_DIR);
   const verdict = await machineCorePattern();
   if (!verdict.ok) {
     console.error(`This machine cannot drop a real core into ${dir}/: ${verdict.why}`);

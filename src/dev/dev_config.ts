@@ -8,8 +8,13 @@
 
 import { resolve } from "node:path";
 
-/** Directory of the local quickstart, relative to the working directory. */
-export const DEV_DIR = ".coredog";
+/**
+ * Directory of the local quickstart: `COREDOG_DEV_DIR`, else `.coredog` in
+ * the working directory.
+ */
+export function devDir(): string {
+  return Deno.env.get("COREDOG_DEV_DIR") || ".coredog";
+}
 
 /** Where `deno task crash` crashes its process (namespace default, pod demo, container app). */
 export const DEMO_CONTAINER_DIR = "dumps/default/demo/app";

@@ -12,14 +12,15 @@ import { createLogger } from "../log.ts";
 import { runWatcher } from "../watcher/main.ts";
 import { machineCorePattern } from "./core_pattern.ts";
 import { DEV_WEBHOOK_PORT, startDevWebhook } from "./dev_webhook.ts";
-import { DEMO_CONTAINER_DIR, DEV_DIR, devConfigYaml } from "./dev_config.ts";
+import { DEMO_CONTAINER_DIR, devConfigYaml, devDir } from "./dev_config.ts";
 
 if (import.meta.main) {
-  const config = parseConfig(devConfigYaml(DEV_DIR), { source: "embedded local defaults" });
-  const demo = join(DEV_DIR, DEMO_CONTAINER_DIR);
+  const dir = devDir();
+  const config = parseConfig(devConfigYaml(dir), { source: "embedded local defaults" });
+  const demo = join(dir, DEMO_CONTAINER_DIR);
   await Deno.mkdir(demo, { recursive: true });
   const verdict = await machineCorePattern();
-  const webhookLine = await devWebhookLine(config.corefileDir);
+  const webhookLine = await devWebhookLine(config.corefileDir, dir);
   console.log(
     [
       "CoreDog local mode",
@@ -39,11 +40,11 @@ if (import.meta.main) {
 }
 
 /** Starts the local webhook and says how to reach it; a busy port costs the webhook only, not the quickstart. */
-async function devWebhookLine(dumpRoot: string): Promise<string> {
+async function devWebhookLine(dumpRoot: string, dir: string): Promise<string> {
   const port = Number(Deno.env.get("COREDOG_WEBHOOK_PORT") || DEV_WEBHOOK_PORT);
   try {
     const webhook = await startDevWebhook({
-      dir: DEV_DIR,
+      dir,
       dumpRoot,
       port,
       logger: createLogger({ fields: { component: "webhook" } }),

@@ -16,7 +16,8 @@ import { createChannels } from "../notify/mod.ts";
 import { createStorage } from "../storage/mod.ts";
 import { VERSION } from "../version.ts";
 import { serveHealth } from "./health_server.ts";
-import { startWatcher } from "./watcher.ts";
+import { startWatcher, type Watcher } from "./watcher.ts";
+import { createWatcherMetrics } from "./watcher_metrics.ts";
 
 /** How long a SIGTERM waits for uploads in progress before exiting, ms. */
 const SHUTDOWN_GRACE_MS = 55_000;
@@ -39,22 +40,17 @@ export async function runWatcher(config: CoredogConfig, logger: Logger): Promise
     node: node.name,
   });
   if (channels.length === 0) logger.warn("no NoticeChannel configured; crashes are only logged");
-  const watcher = await startWatcher({
-    config,
-    storage,
-    channels,
-    logger,
-    node,
-    kube: kubeOptions ? new KubeClient(kubeOptions) : undefined,
-  });
+  // The probes answer from the start: alive at once, ready after the first scan.
+  const metrics = createWatcherMetrics();
+  let watcher: Watcher | undefined;
   let health: Deno.HttpServer | undefined;
   if (config.watcher.healthPort > 0) {
     try {
       health = serveHealth({
         port: config.watcher.healthPort,
-        registry: watcher.metrics.registry,
+        registry: metrics.registry,
         healthy: () => true,
-        ready: () => watcher.ready(),
+        ready: () => watcher?.ready() ?? false,
       });
     } catch (error) {
       // Cores matter more than probes: keep capturing without the endpoints.
@@ -64,16 +60,26 @@ export async function runWatcher(config: CoredogConfig, logger: Logger): Promise
       });
     }
   }
+  watcher = await startWatcher({
+    config,
+    storage,
+    channels,
+    logger,
+    node,
+    metrics,
+    kube: kubeOptions ? new KubeClient(kubeOptions) : undefined,
+  });
+  const running = watcher;
   await new Promise<void>((resolve) => {
     const stop = (signal: Deno.Signal) => {
-      logger.info("shutting down; finishing uploads in progress", { signal, pending: watcher.pending() });
+      logger.info("shutting down; finishing uploads in progress", { signal, pending: running.pending() });
       resolve();
     };
     Deno.addSignalListener("SIGTERM", () => stop("SIGTERM"));
     Deno.addSignalListener("SIGINT", () => stop("SIGINT"));
   });
   const timeout = new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), SHUTDOWN_GRACE_MS));
-  const result = await Promise.race([watcher.stop().then(() => "stopped" as const), timeout]);
+  const result = await Promise.race([running.stop().then(() => "stopped" as const), timeout]);
   if (result === "timeout") logger.warn("shutdown grace period over; unfinished uploads resume after restart");
   await health?.shutdown();
   logger.info("coredog watcher stopped");

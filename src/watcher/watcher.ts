@@ -27,6 +27,8 @@ export interface WatcherOptions {
   logger: Logger;
   kube?: KubeClient;
   node: { name: string; ip: string };
+  /** Metrics to fill; a fresh set by default. */
+  metrics?: WatcherMetrics;
 }
 
 /** A running watcher. */
@@ -46,7 +48,7 @@ export interface Watcher {
 /** Starts the watcher on `options.config.corefileDir`. */
 export async function startWatcher(options: WatcherOptions): Promise<Watcher> {
   const { config, logger } = options;
-  const metrics = createWatcherMetrics();
+  const metrics = options.metrics ?? createWatcherMetrics();
   const ledger = new Ledger(config.watcher.stateDir);
   await ledger.init();
   const dispatcher = createDispatcher(options.channels, {
