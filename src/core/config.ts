@@ -27,6 +27,7 @@ import {
 } from "./config_schema.ts";
 import type { CrashLoopSettings } from "./crash_loop.ts";
 import { endpointIncludesBucket } from "./s3_endpoint.ts";
+import { parseSize, type SizeSpec } from "./size_spec.ts";
 import { unknownVariables } from "./template.ts";
 
 /** Where a credential came from; logged at start (never the value). */
@@ -66,6 +67,16 @@ export interface WatcherSettings {
   /** Mode for new pod and container directories, or undefined to leave them alone. */
   dirMode: number | undefined;
   kubernetes: "auto" | "off";
+  /** Cap on the dump root's total size. */
+  maxUse: SizeSpec;
+  /** Free space to leave on the dump root's file system. */
+  keepFree: SizeSpec;
+  /** Largest core stored, bytes; undefined means no limit. */
+  maxCoreBytes: number | undefined;
+  /** Cores stored per container per hour; 0 means no cap. */
+  maxCoresPerContainerPerHour: number;
+  /** Age after which empty directories of gone pods are removed, ms; 0 keeps them. */
+  podDirGraceMs: number;
 }
 
 /** How hard messages are delivered, from `Notify`. */
@@ -306,6 +317,17 @@ function buildWatcher(values: Record<string, unknown>, corefileDir: string, prob
       dirMode = parseInt(modeText, 8);
     }
   }
+  const sizes: Record<string, SizeSpec> = {};
+  for (const key of ["MaxUse", "KeepFree", "MaxCoreSize"]) {
+    const parsed = parseSize(String(values[key]));
+    if (parsed.ok) sizes[key] = parsed.size;
+    else problems.push(`Watcher.${key}: ${parsed.reason}`);
+  }
+  if (sizes.MaxCoreSize?.kind === "percent") {
+    problems.push(
+      'Watcher.MaxCoreSize must be a size such as 8Gi, not a share of the file system, or "0" for no limit',
+    );
+  }
   const stateDir = String(values.StateDir) || `${trimTrailingSlash(corefileDir)}/.coredog`;
   if (!stateDir.startsWith("/")) problems.push(`Watcher.StateDir "${stateDir}" must be an absolute path`);
   return {
@@ -319,6 +341,11 @@ function buildWatcher(values: Record<string, unknown>, corefileDir: string, prob
     stateDir,
     dirMode,
     kubernetes: values.Kubernetes as WatcherSettings["kubernetes"],
+    maxUse: sizes.MaxUse ?? { kind: "off" },
+    keepFree: sizes.KeepFree ?? { kind: "off" },
+    maxCoreBytes: sizes.MaxCoreSize?.kind === "bytes" ? sizes.MaxCoreSize.bytes : undefined,
+    maxCoresPerContainerPerHour: Number(values.MaxCoresPerContainerPerHour),
+    podDirGraceMs: Number(values.PodDirGraceMinutes) * 60_000,
   };
 }
 

@@ -168,6 +168,36 @@ export const WATCHER_KEYS: SectionSpec = {
     doc:
       "`auto`: inside a cluster, enrich each core with pod facts from the API and emit a `CoreDumpCaptured` event; `off`: never call the API.",
   },
+  MaxUse: {
+    type: { kind: "string" },
+    default: "10%",
+    doc:
+      "Cap on the dump root's total size (`0` off, `4Gi`, or a share of its file system). Over it, local copies already stored are deleted, oldest first; cores not yet stored are kept.",
+  },
+  KeepFree: {
+    type: { kind: "string" },
+    default: "10%",
+    doc:
+      "Free space to leave on the dump root's file system (10% is the kubelet's default eviction threshold). Under it, stored copies go first; then new cores not yet stored are dropped, newest first, with an error log, a metric and a message.",
+  },
+  MaxCoreSize: {
+    type: { kind: "string" },
+    default: "0",
+    doc:
+      "Largest core stored (`0` no limit, e.g. `8Gi`); a larger one is not stored, deleted from the node, logged and reported.",
+  },
+  MaxCoresPerContainerPerHour: {
+    type: { kind: "int", min: 0, max: 100000 },
+    default: 10,
+    doc:
+      "Crash-loop cap: the first N cores of a container in any hour are stored; later ones are deleted from the node, counted and reported but not stored. 0 means no cap.",
+  },
+  PodDirGraceMinutes: {
+    type: { kind: "int", min: 0, max: 100000 },
+    default: 60,
+    doc:
+      "Empty directories of pods that the Kubernetes API says are gone are removed once this old; 0 keeps them. Needs the API (never guessed).",
+  },
 };
 
 /** Top-level keys other than the sections. */

@@ -92,6 +92,8 @@ export interface CrashRecord {
   storage: StoredFacts;
   /** True when the local file was deleted after the verified upload. */
   deletedLocal: boolean;
+  /** Why the core was not stored (size limit, crash-loop cap, full disk); absent when it was. */
+  notStored?: string;
   /** Things that went wrong but did not stop the capture (API down, truncated core...). */
   problems: string[];
   coredogVersion: string;

@@ -10,7 +10,7 @@
  */
 
 import fs from "node:fs";
-import { dirname, resolve, sep } from "node:path";
+import { basename, dirname, join, resolve, sep } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { StorageSettings } from "../core/config.ts";
@@ -59,6 +59,19 @@ export function createLocalDirStorage(settings: StorageSettings): Storage {
         key,
         (tmp) => fs.promises.writeFile(tmp, JSON.stringify(value, null, 2) + "\n", { flag: "wx" }),
       );
+    },
+    async abortIncompleteUploads(key: string): Promise<number> {
+      const path = pathOf(key);
+      let names: string[];
+      try {
+        names = await fs.promises.readdir(dirname(path));
+      } catch {
+        return 0;
+      }
+      const prefix = `${basename(path)}.partial-`;
+      const leftovers = names.filter((name) => name.startsWith(prefix));
+      for (const name of leftovers) await fs.promises.rm(join(dirname(path), name), { force: true });
+      return leftovers.length;
     },
     downloadLink(key: string): Promise<DownloadLink> {
       if (settings.publicUrlTemplate) return Promise.resolve({ url: publicUrl(settings.publicUrlTemplate, "", key) });

@@ -14,7 +14,7 @@ import { createLocalDirStorage } from "./local_dir.ts";
 import { createS3Storage } from "./s3.ts";
 import type { Storage } from "./storage.ts";
 
-export type { DownloadLink, Storage } from "./storage.ts";
+export { CleanupUnsupportedError, type DownloadLink, type Storage } from "./storage.ts";
 
 /** Creates the storage backend the configuration asks for. */
 export function createStorage(settings: StorageSettings): Storage {

@@ -11,13 +11,20 @@
  * @module
  */
 
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import {
+  AbortMultipartUploadCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  PutObjectCommand,
+  S3Client,
+} from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import type { Readable } from "node:stream";
 import type { StorageSettings } from "../core/config.ts";
 import { resolveEndpoint } from "../core/s3_endpoint.ts";
-import { type DownloadLink, publicUrl, type Storage } from "./storage.ts";
+import { CleanupUnsupportedError, type DownloadLink, publicUrl, type Storage } from "./storage.ts";
 
 /** Size of each multipart part; 10,000 parts of 8 MiB hold 78 GiB of compressed core. */
 export const PART_BYTES = 8 * 1024 * 1024;
@@ -77,6 +84,26 @@ export function createS3Storage(settings: StorageSettings): Storage {
           ContentType: "application/json",
         }),
       );
+    },
+    async abortIncompleteUploads(key: string): Promise<number> {
+      let uploads: { Key?: string; UploadId?: string }[];
+      try {
+        const listing = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: key }));
+        uploads = listing.Uploads ?? [];
+      } catch (error) {
+        const name = (error as Error).name;
+        if (name === "NotImplemented" || name === "AccessDenied" || name === "MethodNotAllowed") {
+          throw new CleanupUnsupportedError(`cannot list multipart uploads: ${name}: ${(error as Error).message}`);
+        }
+        throw error;
+      }
+      let aborted = 0;
+      for (const upload of uploads) {
+        if (upload.Key !== key || !upload.UploadId) continue;
+        await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: upload.UploadId }));
+        aborted++;
+      }
+      return aborted;
     },
     async downloadLink(key: string): Promise<DownloadLink> {
       if (settings.publicUrlTemplate) return { url: publicUrl(settings.publicUrlTemplate, bucket, key) };

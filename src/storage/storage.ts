@@ -32,6 +32,21 @@ export interface Storage {
   putJson(key: string, value: unknown): Promise<void>;
   /** A link from which the object can be downloaded. */
   downloadLink(key: string): Promise<DownloadLink>;
+  /**
+   * Removes what an upload to `key` interrupted by a kill left behind
+   * (incomplete multipart uploads, temporary files); returns how many.
+   * Rejects with {@linkcode CleanupUnsupportedError} when the store cannot
+   * list them.
+   */
+  abortIncompleteUploads(key: string): Promise<number>;
+}
+
+/** The store cannot list incomplete uploads (s3rver, some S3-compatible stores, missing permission). */
+export class CleanupUnsupportedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "CleanupUnsupportedError";
+  }
 }
 
 /** Fills `PublicURLTemplate` (`{bucket}`, `{key}`; the key URL-encoded per segment). */

@@ -10,7 +10,7 @@
  */
 
 import fs from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import type { CrashRecord } from "../core/crash_record.ts";
 
 /** What is remembered about one uploaded core. */
@@ -69,6 +69,47 @@ export class Ledger {
     await fs.promises.rm(this.#file(id), { force: true });
   }
 
+  /** Notes that core `id` is being uploaded to `key` (cleared once it is recorded). */
+  async markUploading(id: string, key: string): Promise<void> {
+    await fs.promises.mkdir(this.#uploadingDir(), { recursive: true, mode: 0o700 });
+    const file = join(this.#uploadingDir(), `${checkId(id)}.json`);
+    const tmp = `${file}.tmp-${crypto.randomUUID().slice(0, 8)}`;
+    await fs.promises.writeFile(tmp, JSON.stringify({ id, key, startedAt: new Date().toISOString() }), {
+      mode: 0o600,
+    });
+    await fs.promises.rename(tmp, file);
+  }
+
+  /** Clears the upload mark of core `id`. */
+  async clearUploading(id: string): Promise<void> {
+    await fs.promises.rm(join(this.#uploadingDir(), `${checkId(id)}.json`), { force: true });
+  }
+
+  /** Uploads that were in progress when the watcher last stopped (or was killed). */
+  async listUploading(): Promise<{ id: string; key: string }[]> {
+    let names: string[];
+    try {
+      names = await fs.promises.readdir(this.#uploadingDir());
+    } catch {
+      return [];
+    }
+    const marks: { id: string; key: string }[] = [];
+    for (const name of names) {
+      if (!name.endsWith(".json")) continue;
+      try {
+        const mark = JSON.parse(await fs.promises.readFile(join(this.#uploadingDir(), name), "utf8"));
+        if (typeof mark.id === "string" && typeof mark.key === "string") marks.push(mark);
+      } catch {
+        // A mark torn by a kill: its upload is retried from the file anyway.
+      }
+    }
+    return marks;
+  }
+
+  #uploadingDir(): string {
+    return join(dirname(this.#dir), "uploading");
+  }
+
   /** Every entry, for pruning entries whose file has gone. */
   async list(): Promise<LedgerEntry[]> {
     const entries: LedgerEntry[] = [];
@@ -81,7 +122,11 @@ export class Ledger {
   }
 
   #file(id: string): string {
-    if (!/^[0-9a-f]{16,64}$/.test(id)) throw new Error(`bad ledger id ${id}`);
-    return join(this.#dir, `${id}.json`);
+    return join(this.#dir, `${checkId(id)}.json`);
   }
+}
+
+function checkId(id: string): string {
+  if (!/^[0-9a-f]{16,64}$/.test(id)) throw new Error(`bad ledger id ${id}`);
+  return id;
 }

@@ -9,6 +9,7 @@
  */
 
 import { lstat } from "node:fs/promises";
+import type { CrashRecord } from "../core/crash_record.ts";
 import type { Logger } from "../log.ts";
 import type { Dispatcher } from "../notify/mod.ts";
 import type { Ledger, LedgerEntry } from "./ledger.ts";
@@ -39,6 +40,13 @@ export class NotifyTracker {
       })
       .finally(() => this.#pending.delete(entry.id));
     this.#pending.set(entry.id, done);
+  }
+
+  /** Announces a record that has no ledger entry (a core that was not stored). */
+  announce(record: CrashRecord): void {
+    const done = this.#dispatcher.publish(record).then(() => {});
+    const key = `announce:${record.id}`;
+    this.#pending.set(key, done.finally(() => this.#pending.delete(key)));
   }
 
   /** Resolves when every notification in flight has been settled and recorded. */

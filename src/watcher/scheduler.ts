@@ -14,8 +14,9 @@ import { lstat } from "node:fs/promises";
 import { retryDelayMs } from "../core/backoff.ts";
 import { assessReadiness, type CandidateState, observe, type ReadinessSettings } from "../core/readiness.ts";
 import type { Logger } from "../log.ts";
+import type { LocalCore } from "../core/disk_policy.ts";
 import type { PipelineOutcome, ReadyFile } from "./pipeline.ts";
-import { refusalReason } from "./safe_file.ts";
+import { type FileIdentity, refusalReason } from "./safe_file.ts";
 import type { WatcherMetrics } from "./watcher_metrics.ts";
 
 /** How often waiting files are looked at again, ms. */
@@ -27,6 +28,8 @@ interface Entry {
   path: string;
   dev: number;
   ino: number;
+  /** Bytes allocated on disk (cores are sparse). */
+  diskBytes: number;
   state: CandidateState;
   status: Status;
   attempts: number;
@@ -75,6 +78,7 @@ export class Scheduler {
         path,
         dev: stat.dev,
         ino: stat.ino,
+        diskBytes: stat.blocks * 512,
         state: observe(undefined, stat, now),
         status: "waiting",
         attempts: 0,
@@ -91,6 +95,7 @@ export class Scheduler {
         entry.attempts = 0;
       }
       entry.state = next;
+      entry.diskBytes = stat.blocks * 512;
     }
     if (closed) entry.state = { ...entry.state, closedAt: now };
     this.#schedule();
@@ -102,6 +107,38 @@ export class Scheduler {
     if (entry && (entry.status === "waiting" || entry.status === "retry" || entry.status === "done")) {
       this.#entries.delete(path);
     }
+  }
+
+  /** The cores on the node as the disk guard sees them. */
+  localCores(): (LocalCore & FileIdentity & { size: number })[] {
+    const cores: (LocalCore & FileIdentity & { size: number })[] = [];
+    for (const entry of this.#entries.values()) {
+      if (entry.status === "refused") continue;
+      cores.push({
+        path: entry.path,
+        dev: entry.dev,
+        ino: entry.ino,
+        size: entry.state.size,
+        diskBytes: entry.diskBytes,
+        mtimeMs: entry.state.mtimeMs,
+        stored: entry.status === "done",
+        busy: entry.status === "running",
+      });
+    }
+    return cores;
+  }
+
+  /**
+   * Takes `path` out of the scheduler's hands (for the disk guard to delete
+   * it); false when it is being processed or unknown.
+   */
+  claim(path: string): boolean {
+    const entry = this.#entries.get(path);
+    if (!entry || entry.status === "running" || entry.status === "refused") return false;
+    this.#queue = this.#queue.filter((queued) => queued !== entry);
+    this.#entries.delete(path);
+    this.#updateQueueDepth();
+    return true;
   }
 
   /** Number of files not yet processed (waiting, queued, running or retrying). */

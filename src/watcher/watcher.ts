@@ -1,21 +1,26 @@
 /**
- * The watcher role put together: discovery feeds the scheduler, the
- * scheduler runs the pipeline, the pipeline hands records to the
- * notifiers.
+ * The watcher role put together: the root lock keeps it alone on its dump
+ * root, discovery feeds the scheduler, the scheduler runs the pipeline, the
+ * pipeline hands records to the notifiers; the disk guard and the directory
+ * sweep keep the node tidy.
  *
  * @module
  */
 
 import { lstat } from "node:fs/promises";
 import type { CoredogConfig } from "../core/config.ts";
+import { ContainerCap } from "../core/container_cap.ts";
 import type { KubeClient } from "../kube/client.ts";
 import type { Logger } from "../log.ts";
 import { type Channel, createDispatcher, type Dispatcher } from "../notify/mod.ts";
-import type { Storage } from "../storage/mod.ts";
+import { CleanupUnsupportedError, type Storage } from "../storage/mod.ts";
+import { DirHygiene } from "./dir_hygiene.ts";
 import { Discovery } from "./discovery.ts";
+import { DiskGuard } from "./disk_guard.ts";
 import { Ledger } from "./ledger.ts";
 import { NotifyTracker } from "./notify_tracker.ts";
 import { type PipelineDeps, processCore } from "./pipeline.ts";
+import { acquireRootLock } from "./root_lock.ts";
 import { Scheduler } from "./scheduler.ts";
 import { createWatcherMetrics, type WatcherMetrics } from "./watcher_metrics.ts";
 
@@ -29,6 +34,8 @@ export interface WatcherOptions {
   node: { name: string; ip: string };
   /** Metrics to fill; a fresh set by default. */
   metrics?: WatcherMetrics;
+  /** Aborts a wait for the dump root lock. */
+  signal?: AbortSignal;
 }
 
 /** A running watcher. */
@@ -49,6 +56,11 @@ export interface Watcher {
 export async function startWatcher(options: WatcherOptions): Promise<Watcher> {
   const { config, logger } = options;
   const metrics = options.metrics ?? createWatcherMetrics();
+  const lock = await acquireRootLock(config.watcher.stateDir, {
+    logger,
+    holder: `node ${options.node.name}, pid ${Deno.pid}, since ${new Date().toISOString()}`,
+    signal: options.signal,
+  });
   const ledger = new Ledger(config.watcher.stateDir);
   await ledger.init();
   const dispatcher = createDispatcher(options.channels, {
@@ -62,12 +74,14 @@ export async function startWatcher(options: WatcherOptions): Promise<Watcher> {
     storage: options.storage,
     ledger,
     notifications,
+    cap: new ContainerCap(config.watcher.maxCoresPerContainerPerHour),
     kube: options.kube,
     logger,
     metrics,
     node: options.node,
   };
   await recoverLedger(ledger, notifications, logger);
+  await abortInterruptedUploads(ledger, options.storage, logger);
   const scheduler = new Scheduler({
     readiness: config.watcher,
     concurrency: config.watcher.uploadConcurrency,
@@ -76,6 +90,18 @@ export async function startWatcher(options: WatcherOptions): Promise<Watcher> {
     logger,
     metrics,
   });
+  const guard = new DiskGuard(scheduler, deps);
+  const hygiene = options.kube && config.watcher.podDirGraceMs > 0
+    ? new DirHygiene({
+      root: config.corefileDir,
+      kube: options.kube,
+      graceMs: config.watcher.podDirGraceMs,
+      nodeName: options.node.name,
+      logger,
+    })
+    : undefined;
+  let sweeping: Promise<unknown> | undefined;
+  let lastSweep = 0;
   let ready = false;
   const discovery = new Discovery({
     root: config.corefileDir,
@@ -88,9 +114,16 @@ export async function startWatcher(options: WatcherOptions): Promise<Watcher> {
     onScanComplete: () => {
       if (!ready) logger.info("initial scan complete; watching", { root: config.corefileDir });
       ready = true;
+      guard.check();
+      // The directory sweep asks the API about each old empty pod directory: not more than every ten minutes.
+      if (hygiene && !sweeping && Date.now() - lastSweep > 10 * 60_000) {
+        lastSweep = Date.now();
+        sweeping = hygiene.sweep().finally(() => sweeping = undefined);
+      }
     },
   });
   await discovery.start();
+  guard.start();
   return {
     metrics,
     dispatcher,
@@ -99,10 +132,13 @@ export async function startWatcher(options: WatcherOptions): Promise<Watcher> {
     scan: () => discovery.scan(),
     async stop() {
       await discovery.stop();
+      await guard.stop();
       await scheduler.stop();
+      await sweeping;
       await dispatcher.drain();
       await notifications.settled();
       options.kube?.close();
+      lock.release();
     },
   };
 }
@@ -127,5 +163,33 @@ async function recoverLedger(ledger: Ledger, notifications: NotifyTracker, logge
     } else if (!present) {
       await ledger.forget(entry.id);
     }
+  }
+}
+
+/**
+ * Uploads that a kill interrupted leave incomplete multipart uploads in the
+ * bucket, billed until aborted. The core itself is uploaded again from the
+ * file, which stayed on the node.
+ */
+async function abortInterruptedUploads(ledger: Ledger, storage: Storage, logger: Logger): Promise<void> {
+  for (const mark of await ledger.listUploading()) {
+    try {
+      const aborted = await storage.abortIncompleteUploads(mark.key);
+      logger.info("cleaned up an upload interrupted by a restart", { key: mark.key, aborted });
+    } catch (error) {
+      if (error instanceof CleanupUnsupportedError) {
+        logger.warn(
+          "cannot clean up an upload interrupted by a restart; add a bucket lifecycle rule that aborts incomplete multipart uploads",
+          { key: mark.key, error: error.message },
+        );
+      } else {
+        logger.warn("cleaning up an interrupted upload failed; trying again at the next start", {
+          key: mark.key,
+          error: (error as Error).message,
+        });
+        continue;
+      }
+    }
+    await ledger.clearUploading(mark.id);
   }
 }

@@ -18,6 +18,8 @@ export interface WatcherMetrics {
   refused: Counter;
   unattributed: Counter;
   truncated: Counter;
+  notStored: Counter;
+  evicted: Counter;
   queueDepth: Gauge;
   uploadSeconds: Histogram;
   notifications: DispatcherMetrics;
@@ -44,6 +46,14 @@ export function createWatcherMetrics(): WatcherMetrics {
     truncated: registry.counter(
       "coredog_truncated_cores_total",
       "Cores stored although shorter than their headers promise",
+    ),
+    notStored: registry.counter(
+      "coredog_cores_not_stored_total",
+      "Cores deleted from the node without being stored, by reason (too-large, container-cap, disk-full)",
+    ),
+    evicted: registry.counter(
+      "coredog_local_copies_evicted_total",
+      "Local copies of stored cores deleted by the disk guard",
     ),
     queueDepth: registry.gauge("coredog_queue_depth", "Cores waiting to be processed or retried"),
     uploadSeconds: registry.histogram("coredog_upload_seconds", "Time to compress, store and verify one core", [

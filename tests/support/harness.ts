@@ -60,14 +60,33 @@ export function testConfigYaml(options: TestWatcherOptions): string {
     ...storage,
     ...(options.storageYaml ?? []).map((l) => `  ${l}`),
     "Watcher:",
-    "  SettleMilliseconds: 200",
-    "  HealthPort: 0",
-    "  QuietSeconds: 2",
-    "  RetryMaxSeconds: 2",
-    ...(options.watcherYaml ?? []).map((l) => `  ${l}`),
+    ...watcherLines(options.watcherYaml ?? []),
     ...(options.topYaml ?? []),
     "",
   ].join("\n");
+}
+
+/**
+ * Test defaults under `Watcher`, each replaced by a line of `extra` for the
+ * same key. The disk guard and the crash-loop cap are off unless a test
+ * turns them on: elsewhere they would only make results depend on the
+ * machine's free space.
+ */
+function watcherLines(extra: string[]): string[] {
+  const defaults: Record<string, string> = {
+    SettleMilliseconds: "200",
+    HealthPort: "0",
+    QuietSeconds: "2",
+    RetryMaxSeconds: "2",
+    KeepFree: '"0"',
+    MaxUse: '"0"',
+    MaxCoresPerContainerPerHour: "0",
+  };
+  const given = new Set(extra.map((line) => line.split(":")[0].trim()));
+  return [
+    ...Object.entries(defaults).filter(([key]) => !given.has(key)).map(([key, value]) => `  ${key}: ${value}`),
+    ...extra.map((line) => `  ${line}`),
+  ];
 }
 
 /** Starts a watcher with captured logs and console messages. */
