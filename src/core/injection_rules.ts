@@ -56,6 +56,12 @@ export const REFUSED_PATHS: readonly string[] = [
 /** Longest warning kubectl shows comfortably; the issue asks for under 120 characters. */
 export const MAX_WARNING_LENGTH = 119;
 
+// deno-lint-ignore no-control-regex
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/g;
+
+/** Linux's PATH_MAX: a mount path must be shorter. */
+export const MAX_PATH_BYTES = 4096;
+
 /** A container as it appears in an AdmissionReview; anything may be missing. */
 export interface AdmissionContainer {
   name?: string;
@@ -192,6 +198,14 @@ export function checkMountPath(value: string | undefined): MountPathCheck {
       detail: `${PATH_ANNOTATION} ${shown} must be an absolute path such as /corefile`,
     };
   }
+  // Linux refuses paths of PATH_MAX (4096) bytes or more: the container would never start.
+  if (new TextEncoder().encode(raw).length >= MAX_PATH_BYTES) {
+    return {
+      ok: false,
+      reason: "path-invalid",
+      detail: `${PATH_ANNOTATION} ${shown} is longer than ${MAX_PATH_BYTES - 1} bytes`,
+    };
+  }
   const segments = raw.split("/");
   if (segments.includes("..")) {
     return { ok: false, reason: "path-invalid", detail: `${PATH_ANNOTATION} ${shown} must not contain ".."` };
@@ -278,10 +292,13 @@ export function skipMessage(reference: string, detail: string): string {
 
 /**
  * Prefixes a warning with `coredog: ` (kubectl prints warnings from every
- * webhook together) and cuts it below {@linkcode MAX_WARNING_LENGTH}.
+ * webhook together), escapes control characters and cuts it below
+ * {@linkcode MAX_WARNING_LENGTH}.
  */
 export function clipWarning(text: string): string {
-  const warning = text.startsWith("coredog: ") ? text : `coredog: ${text}`;
+  // kubectl prints warnings to a terminal: names from the pod must not carry escape sequences there.
+  const printable = text.replace(CONTROL_CHARACTERS, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  const warning = printable.startsWith("coredog: ") ? printable : `coredog: ${printable}`;
   return warning.length <= MAX_WARNING_LENGTH ? warning : `${warning.slice(0, MAX_WARNING_LENGTH - 3)}...`;
 }
 

@@ -20,6 +20,7 @@
  * @module
  */
 
+import { isDnsLabel } from "./dump_path.ts";
 import { appendOperation, type JsonPatchOperation, pointerToken } from "./json_patch.ts";
 import {
   type AdmissionContainer,
@@ -123,6 +124,9 @@ export function buildPodPatch(pod: AdmissionPod, plan: PatchPlan): PodPatch {
 type ContainerResult = { operations: JsonPatchOperation[] } | { conflict: string };
 
 function containerPatch(container: AdmissionContainer, at: string, plan: PatchPlan): ContainerResult {
+  // The name becomes a directory under the dump root: a name such as
+  // "../x" (which the apiserver would reject anyway) must not reach the path.
+  if (!isDnsLabel(container.name!)) return { conflict: "its name is not a valid container name" };
   const expr = subPathExpr(plan.namespace, container.name!);
   const mounts = Array.isArray(container.volumeMounts) ? container.volumeMounts : [];
   const atPath = mounts.filter((m) => typeof m?.mountPath === "string" && samePath(m.mountPath, plan.mountPath));

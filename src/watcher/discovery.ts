@@ -24,6 +24,8 @@ import { FifoGuard } from "./fifo_guard.ts";
 
 /** Directories deeper than this below the root are not scanned. */
 export const MAX_DEPTH = 8;
+/** Directory entries handled between two yields to the event loop during a walk. */
+const WALK_CHUNK = 2000;
 /** How often the root's presence and the event stream are checked, ms. */
 const ROOT_CHECK_MS = 5000;
 /** Name of the canary file at the root; never a core (no namespace starts with a dot). */
@@ -42,6 +44,8 @@ export interface DiscoveryOptions {
   onFile(path: string, stat: fs.Stats, closed: boolean): void;
   /** A path reported by an event no longer exists. */
   onGone(path: string): void;
+  /** A file that cannot be read at all, with the reason. */
+  onRefused(path: string, reason: string): void;
   /** A full scan finished (the first one makes the watcher ready). */
   onScanComplete?(): void;
 }
@@ -58,6 +62,9 @@ export class Discovery {
   #scanning: Promise<void> | undefined;
   #loggedOnce = new Set<string>();
   #fifos = new FifoGuard();
+  #modeChecked = new Set<string>();
+  /** The set of the previous full scan, so that directories gone since are forgotten. */
+  #modeCheckedBefore = new Set<string>();
   #canary: string;
   #canarySeen = true;
   #stalled = false;
@@ -91,8 +98,11 @@ export class Discovery {
   scan(): Promise<void> {
     if (this.#stopped) return Promise.resolve();
     if (!this.#scanning) {
+      this.#modeCheckedBefore = this.#modeChecked;
+      this.#modeChecked = new Set();
       this.#scanning = this.#walk(this.#options.root)
         .then(() => {
+          this.#modeCheckedBefore = new Set();
           this.#fifos.prune();
           this.#options.onScanComplete?.();
         })
@@ -166,6 +176,8 @@ export class Discovery {
       return;
     }
     if (stat.isDirectory()) {
+      this.#modeChecked.delete(path);
+      this.#modeCheckedBefore.delete(path);
       await this.#walk(path);
     } else {
       this.#file(path, stat, closed);
@@ -181,20 +193,27 @@ export class Discovery {
     this.#options.onFile(path, stat, closed);
   }
 
+  /**
+   * Walks `top` with synchronous calls, yielding to the event loop every
+   * {@linkcode WALK_CHUNK} entries: Deno's async file ops cost tens of
+   * microseconds each, which made a rescan of 10,000 pod directories cost
+   * seconds of CPU; in chunks, the same walk takes a few milliseconds at a
+   * time and uploads and events keep flowing in between.
+   */
   async #walk(top: string): Promise<void> {
-    const stack = [top];
+    const stack: [string, number][] = [[top, directoryDepth(this.#options.root, top)]];
+    let sinceYield = 0;
     while (stack.length > 0 && !this.#stopped) {
-      const dir = stack.pop()!;
+      const [dir, depth] = stack.pop()!;
       if (this.#isExcluded(dir)) continue;
-      const depth = directoryDepth(this.#options.root, dir);
       if (depth > MAX_DEPTH) {
         this.#logOnce(`deep:${dir}`, "directory nested too deep; not scanned", { path: dir, max_depth: MAX_DEPTH });
         continue;
       }
-      await this.#fixMode(dir, depth);
+      this.#fixMode(dir, depth);
       let entries: fs.Dirent[];
       try {
-        entries = await fs.promises.readdir(dir, { withFileTypes: true });
+        entries = fs.readdirSync(dir, { withFileTypes: true });
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code;
         if (code !== "ENOENT" && code !== "ENOTDIR") {
@@ -205,17 +224,25 @@ export class Discovery {
       for (const entry of entries) {
         const path = join(dir, entry.name);
         if (entry.isDirectory()) {
-          stack.push(path);
+          stack.push([path, depth + 1]);
           continue;
         }
         if (path === this.#canary) continue;
         let stat: fs.Stats;
         try {
-          stat = await fs.promises.lstat(path);
+          stat = fs.lstatSync(path);
         } catch {
+          // Deno turns bytes that are not UTF-8 into U+FFFD, so such a name can
+          // be listed but never opened again; say so rather than skip silently.
+          if (entry.name.includes("\uFFFD")) this.#options.onRefused(path, "name is not valid UTF-8");
           continue;
         }
         this.#file(path, stat, false);
+      }
+      sinceYield += 1 + entries.length;
+      if (sinceYield >= WALK_CHUNK) {
+        sinceYield = 0;
+        await new Promise((resolve) => setTimeout(resolve, 0));
       }
     }
   }
@@ -223,15 +250,21 @@ export class Discovery {
   /**
    * Namespace, pod and container directories get `DirMode` (1733 by
    * default) so that apps running as any user can write their cores; the
-   * kubelet creates them owned by root with the root's mode.
+   * kubelet creates them owned by root with the root's mode. Each directory
+   * is looked at once (again when an event says it was recreated).
    */
-  async #fixMode(dir: string, depth: number): Promise<void> {
+  #fixMode(dir: string, depth: number): void {
     const mode = this.#options.dirMode;
-    if (mode === undefined || depth > 3) return;
+    if (mode === undefined || depth > 3 || this.#modeChecked.has(dir)) return;
+    if (this.#modeCheckedBefore.has(dir)) {
+      this.#modeChecked.add(dir);
+      return;
+    }
     try {
-      const stat = await fs.promises.lstat(dir);
-      if (!stat.isDirectory() || (stat.mode & 0o7777) === mode) return;
-      await fs.promises.chmod(dir, mode);
+      const stat = fs.lstatSync(dir);
+      if (!stat.isDirectory()) return;
+      if ((stat.mode & 0o7777) !== mode) fs.chmodSync(dir, mode);
+      this.#modeChecked.add(dir);
     } catch (error) {
       this.#logOnce(`chmod:${dir}`, "cannot set directory mode; non-root apps may not be able to write cores", {
         path: dir,

@@ -16,7 +16,7 @@ import { createChannels } from "../notify/mod.ts";
 import { createStorage } from "../storage/mod.ts";
 import { VERSION } from "../version.ts";
 import { serveHealth } from "./health_server.ts";
-import { startWatcher, type Watcher } from "./watcher.ts";
+import { startWatcher } from "./watcher.ts";
 import { createWatcherMetrics } from "./watcher_metrics.ts";
 
 /** How long a SIGTERM waits for uploads in progress before exiting, ms. */
@@ -42,7 +42,7 @@ export async function runWatcher(config: CoredogConfig, logger: Logger): Promise
   if (channels.length === 0) logger.warn("no NoticeChannel configured; crashes are only logged");
   // The probes answer from the start: alive at once, ready after the first scan.
   const metrics = createWatcherMetrics();
-  let watcher: Watcher | undefined;
+  let isReady = (): boolean => false;
   let health: Deno.HttpServer | undefined;
   if (config.watcher.healthPort > 0) {
     try {
@@ -50,7 +50,7 @@ export async function runWatcher(config: CoredogConfig, logger: Logger): Promise
         port: config.watcher.healthPort,
         registry: metrics.registry,
         healthy: () => true,
-        ready: () => watcher?.ready() ?? false,
+        ready: () => isReady(),
       });
     } catch (error) {
       // Cores matter more than probes: keep capturing without the endpoints.
@@ -60,7 +60,7 @@ export async function runWatcher(config: CoredogConfig, logger: Logger): Promise
       });
     }
   }
-  watcher = await startWatcher({
+  const watcher = await startWatcher({
     config,
     storage,
     channels,
@@ -69,17 +69,17 @@ export async function runWatcher(config: CoredogConfig, logger: Logger): Promise
     metrics,
     kube: kubeOptions ? new KubeClient(kubeOptions) : undefined,
   });
-  const running = watcher;
+  isReady = () => watcher.ready();
   await new Promise<void>((resolve) => {
     const stop = (signal: Deno.Signal) => {
-      logger.info("shutting down; finishing uploads in progress", { signal, pending: running.pending() });
+      logger.info("shutting down; finishing uploads in progress", { signal, pending: watcher.pending() });
       resolve();
     };
     Deno.addSignalListener("SIGTERM", () => stop("SIGTERM"));
     Deno.addSignalListener("SIGINT", () => stop("SIGINT"));
   });
   const timeout = new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), SHUTDOWN_GRACE_MS));
-  const result = await Promise.race([running.stop().then(() => "stopped" as const), timeout]);
+  const result = await Promise.race([watcher.stop().then(() => "stopped" as const), timeout]);
   if (result === "timeout") logger.warn("shutdown grace period over; unfinished uploads resume after restart");
   await health?.shutdown();
   logger.info("coredog watcher stopped");

@@ -101,6 +101,11 @@ export class Scheduler {
     this.#schedule();
   }
 
+  /** Refuses a file that discovery cannot read (logged once, like the others). */
+  refuse(path: string, reason: string): void {
+    this.#refuse(path, 0, reason);
+  }
+
   /** Forgets a path that no longer exists. */
   forget(path: string): void {
     const entry = this.#entries.get(path);

@@ -111,6 +111,7 @@ export async function startWatcher(options: WatcherOptions): Promise<Watcher> {
     logger,
     onFile: (path, stat, closed) => scheduler.observe(path, stat, closed),
     onGone: (path) => scheduler.forget(path),
+    onRefused: (path, reason) => scheduler.refuse(path, reason),
     onScanComplete: () => {
       if (!ready) logger.info("initial scan complete; watching", { root: config.corefileDir });
       ready = true;

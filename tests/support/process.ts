@@ -4,6 +4,7 @@
 
 /** A child process whose stdout lines are collected. */
 export interface RunningProcess {
+  pid: number;
   lines: string[];
   stderr: string[];
   /** Resolves with the exit status. */
@@ -30,6 +31,7 @@ export function runDeno(args: string[], options: { env?: Record<string, string>;
   collect(child.stdout, lines);
   collect(child.stderr, stderr);
   return {
+    pid: child.pid,
     lines,
     stderr,
     status: child.status,

@@ -1,0 +1,204 @@
+/**
+ * A small fuzz run (fixed seeds, bounded iterations) over the parts that
+ * take untrusted input: the ELF note parser, the dump-path parser, the
+ * annotation rules with the pod patch, and the template renderer. Each
+ * property is something a user would notice if it broke: a crash or hang
+ * of the watcher, a core attributed to the wrong pod, a patch that mounts
+ * outside the dump root, a message with a raw `{variable}`.
+ */
+
+import assert from "node:assert/strict";
+import type { AdmissionReview } from "../src/core/admission_review.ts";
+import type { CrashRecord } from "../src/core/crash_record.ts";
+import { isDnsLabel, isDnsSubdomain, parseDumpPath } from "../src/core/dump_path.ts";
+import {
+  crashFactsFromNotes,
+  expectedCoreSize,
+  noteRanges,
+  parseElfHeader,
+  parseNotes,
+  parseProgramHeaders,
+  programHeaderRange,
+} from "../src/core/elf_core.ts";
+import { REFUSED_PATHS } from "../src/core/injection_rules.ts";
+import { mutateAdmission } from "../src/core/pod_mutation.ts";
+import { renderTemplate, TEMPLATE_VARIABLES, unknownVariables } from "../src/core/template.ts";
+import { applyPatch, DUMP_ROOT, patchOf } from "./support/admission.ts";
+import { sampleRecord } from "./support/crash_records.ts";
+import { buildCore, noteArea, seededRandom } from "./support/elf_builder.ts";
+
+function pick<T>(random: () => number, items: readonly T[]): T {
+  return items[Math.floor(random() * items.length)];
+}
+
+function randomText(random: () => number, alphabet: string, max: number): string {
+  const length = Math.floor(random() * max);
+  let text = "";
+  for (let i = 0; i < length; i++) text += alphabet[Math.floor(random() * alphabet.length)];
+  return text;
+}
+
+Deno.test("fuzz: the ELF note parser never throws or loops on damaged cores, and bounds every read", () => {
+  const random = seededRandom(1);
+  const original = buildCore({
+    signal: 6,
+    pid: 42,
+    comm: "payments",
+    args: "/app/payments --port 8080",
+    exe: "/app/payments",
+    loadBytes: 4096,
+  });
+  const { start, end } = noteArea(original);
+  for (let round = 0; round < 3000; round++) {
+    const bytes = original.slice();
+    const flips = 1 + Math.floor(random() * 12);
+    for (let i = 0; i < flips; i++) {
+      // Mostly inside the headers and notes, where the parser looks.
+      const at = random() < 0.7 ? start + Math.floor(random() * (end - start)) : Math.floor(random() * start);
+      bytes[at] = Math.floor(random() * 256);
+    }
+    const cut = random() < 0.3 ? bytes.subarray(0, Math.floor(random() * bytes.length)) : bytes;
+    const header = parseElfHeader(cut);
+    if (!header.ok) continue;
+    const range = programHeaderRange(header.header);
+    if ("reason" in range) continue;
+    const phdrs = parseProgramHeaders(header.header, cut.subarray(range.offset, range.offset + range.length));
+    assert.ok(Number.isFinite(expectedCoreSize(phdrs)));
+    for (const noteRange of noteRanges(phdrs, cut.length)) {
+      assert.ok(noteRange.offset + noteRange.length <= cut.length, "a note read stays inside the file");
+      const notes = parseNotes(header.header, cut.subarray(noteRange.offset, noteRange.offset + noteRange.length));
+      const facts = crashFactsFromNotes(header.header, notes);
+      if (facts.signal !== undefined) assert.ok(facts.signalName);
+    }
+  }
+  // Undamaged, the facts are all there.
+  const header = parseElfHeader(original);
+  assert.ok(header.ok);
+  const notes = parseNotes(header.header, original.subarray(start, end));
+  assert.deepEqual(crashFactsFromNotes(header.header, notes), {
+    signal: 6,
+    signalName: "SIGABRT",
+    pid: 42,
+    uid: 0,
+    executable: "payments",
+    args: "/app/payments --port 8080",
+    executablePath: "/app/payments",
+  });
+});
+
+Deno.test("fuzz: the dump-path parser attributes only valid names under the root, never anything else", () => {
+  const random = seededRandom(2);
+  const root = "/data/coredog-system/dumps";
+  const segments = ["ns", "team-a", "web-1", "app", "..", ".", "", "A", "a_b", "x".repeat(70), "é", "a.b", " ", "\n"];
+  for (let round = 0; round < 20000; round++) {
+    const parts = Array.from(
+      { length: 1 + Math.floor(random() * 6) },
+      () => random() < 0.8 ? pick(random, segments) : randomText(random, "ab-._/\0é", 8),
+    );
+    const path = `${pick(random, [root, `${root}/`, "/data", "/etc", ""])}/${parts.join("/")}`;
+    const result = parseDumpPath(root, path);
+    if (result.kind === "unattributed") continue;
+    assert.ok(isDnsLabel(result.namespace) && isDnsSubdomain(result.pod), path);
+    if (result.kind === "container") assert.ok(isDnsLabel(result.container), path);
+    assert.ok(!result.relative.split("/").includes(".."), path);
+  }
+});
+
+Deno.test("fuzz: whatever the annotations and containers, the webhook allows the pod and never mounts outside the dump root", () => {
+  const random = seededRandom(3);
+  const paths = [
+    "/corefile",
+    "/data/dumps/",
+    "//corefile",
+    "/etc/../etc",
+    "/corefile/./x",
+    "relative",
+    "",
+    "/proc/self",
+    "/" + "a".repeat(5000),
+    "/core\u0000file",
+    "/core\nfile",
+    "/corefile/..",
+    ...REFUSED_PATHS,
+  ];
+  const names = ["app", "worker", "sidecar", "../../etc", "", "APP", "a".repeat(64), "app ", "x/y", "init"];
+  const injectValues = ["true", "TRUE", " true ", "false", "yes", "", "true\u0007"];
+  for (let round = 0; round < 1500; round++) {
+    const containerNames = Array.from({ length: 1 + Math.floor(random() * 4) }, () => pick(random, names));
+    const annotations: Record<string, string> = {};
+    if (random() < 0.9) annotations["coredog.io/inject"] = pick(random, injectValues);
+    if (random() < 0.9) annotations["coredog.io/path"] = pick(random, paths);
+    if (random() < 0.5) {
+      annotations["coredog.io/container"] = containerNames.slice(0, 2).join(pick(random, [",", ", ", ",,", " "]));
+    }
+    const pod = {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { generateName: "fuzz-", namespace: "team-a", annotations },
+      spec: {
+        containers: containerNames.map((name, i) => ({
+          name,
+          image: "busybox",
+          ...(random() < 0.3 ? { volumeMounts: [{ name: "data", mountPath: pick(random, paths) || "/x" }] } : {}),
+          ...(random() < 0.3 ? { env: [{ name: "COREDOG_POD_NAME", value: `v${i}` }] } : {}),
+        })),
+        ...(random() < 0.3 ? { volumes: [{ name: pick(random, ["data", "coredog-corefile"]), emptyDir: {} }] } : {}),
+        ...(random() < 0.2 ? { initContainers: [{ name: "init", image: "busybox" }] } : {}),
+      },
+    };
+    const review: AdmissionReview = {
+      apiVersion: "admission.k8s.io/v1",
+      kind: "AdmissionReview",
+      request: {
+        uid: `uid-${round}`,
+        kind: { group: "", version: "v1", kind: "Pod" },
+        resource: { group: "", version: "v1", resource: "pods" },
+        namespace: "team-a",
+        operation: "CREATE",
+        object: pod,
+      },
+    } as AdmissionReview;
+    const mutation = mutateAdmission(review, { dumpRoot: DUMP_ROOT });
+    assert.equal(mutation.response.response.allowed, true);
+    for (const warning of mutation.warnings) assert.ok(warning.length < 120, warning);
+    const operations = patchOf(mutation.response);
+    if (operations.length === 0) continue;
+    const patched = applyPatch(pod, operations);
+    for (const volume of patched.spec.volumes) {
+      if (volume.name === "coredog-corefile" && volume.hostPath) assert.equal(volume.hostPath.path, DUMP_ROOT);
+    }
+    for (const container of patched.spec.containers) {
+      for (const mount of container.volumeMounts ?? []) {
+        if (mount.name !== "coredog-corefile") continue;
+        assert.match(mount.subPathExpr, /^team-a\/\$\(COREDOG_POD_NAME\)\/[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
+        assert.ok(!mount.mountPath.includes(".."), mount.mountPath);
+        const refused = (p: string) =>
+          p === "/" ? mount.mountPath === "/" : mount.mountPath === p || mount.mountPath.startsWith(`${p}/`);
+        assert.ok(!REFUSED_PATHS.some(refused), mount.mountPath);
+      }
+    }
+    const again = mutateAdmission({ ...review, request: { ...review.request, object: patched } }, {
+      dumpRoot: DUMP_ROOT,
+    });
+    assert.deepEqual(patchOf(again.response), [], "a second pass changes nothing");
+  }
+});
+
+Deno.test("fuzz: templates render without leftovers, and unknown variables are exactly the unknown names", () => {
+  const random = seededRandom(4);
+  const known = Object.keys(TEMPLATE_VARIABLES);
+  const record: CrashRecord = sampleRecord();
+  for (let round = 0; round < 5000; round++) {
+    const pieces = Array.from({ length: Math.floor(random() * 8) }, () => {
+      const roll = random();
+      if (roll < 0.4) return `{${pick(random, known)}}`;
+      if (roll < 0.55) return `{${randomText(random, "abcxyz._", 10)}}`;
+      return randomText(random, "{}ab \n🚨é", 12);
+    });
+    const template = pieces.join("");
+    const unknown = unknownVariables(template);
+    for (const name of unknown) assert.ok(!known.includes(name));
+    const rendered = renderTemplate(template, record);
+    for (const name of known) assert.ok(!rendered.includes(`{${name}}`) || template.includes(`{{${name}}}`), template);
+  }
+});

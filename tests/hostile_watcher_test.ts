@@ -1,0 +1,265 @@
+/**
+ * A hostile app controls what lands in its dump directory. Whatever it
+ * puts there, nothing outside the dump root is read, uploaded or deleted,
+ * the watcher never hangs, and every refusal is logged once with the
+ * reason. Each scenario adds a row to the table printed at the end.
+ */
+
+import assert from "node:assert/strict";
+import zlib from "node:zlib";
+import { exists, listTree, startTestWatcher, waitFor } from "./support/harness.ts";
+import { buildCore, noteArea } from "./support/elf_builder.ts";
+import { ScenarioTable } from "./support/scenario_table.ts";
+import { startWatcherProcess } from "./support/watcher_process.ts";
+
+const table = new ScenarioTable("Hostile input suite (watcher)");
+const MiB = 1024 * 1024;
+const GiB = 1024 * MiB;
+
+async function scratch(): Promise<string> {
+  return await Deno.makeTempDir({ prefix: "coredog-hostile-" });
+}
+
+function refusals(logs: string[], path: string): string[] {
+  return logs.filter((l) => l.includes("refused file") && l.includes(path));
+}
+
+Deno.test("hostile: symlinks to a secret and to another pod's core, a hard link, a FIFO and a socket", async () => {
+  const dir = await scratch();
+  const root = `${dir}/dumps`;
+  const podDir = `${root}/ns/victim/app`;
+  await Deno.mkdir(podDir, { recursive: true });
+  await Deno.writeTextFile(`${dir}/token`, "SECRET-SERVICE-ACCOUNT-TOKEN");
+  await Deno.mkdir(`${root}/ns/other/app`, { recursive: true });
+  await Deno.writeTextFile(`${root}/ns/other/app/core.other`, "OTHER POD'S CORE");
+  const test = await startTestWatcher({ root, localDir: `${dir}/bucket`, storageYaml: ["DeleteLocalCorefile: false"] });
+  const listener = Deno.listen({ transport: "unix", path: `${podDir}/core.socket` });
+  try {
+    await Deno.symlink(`${dir}/token`, `${podDir}/core.token`);
+    await Deno.symlink(`${root}/ns/other/app/core.other`, `${podDir}/core.steal`);
+    await Deno.link(`${dir}/token`, `${podDir}/core.hardlink`);
+    await new Deno.Command("mkfifo", { args: [`${podDir}/core.fifo`] }).output();
+    await Deno.writeTextFile(`${podDir}/core.real`, "a real crash");
+    await waitFor("both real cores stored", () => test.watcher.metrics.coresUploaded.get() === 2);
+    await test.watcher.scan();
+    await test.watcher.scan();
+    const stored = await listTree(`${dir}/bucket`);
+    for (const file of stored) {
+      const bytes = await Deno.readFile(`${dir}/bucket/${file}`);
+      const text = new TextDecoder().decode(file.endsWith(".zst") ? zlib.zstdDecompressSync(bytes) : bytes);
+      assert.ok(!text.includes("SECRET"), `${file} must not hold the token`);
+    }
+    assert.deepEqual(stored.filter((f) => f.endsWith(".core.zst")).map((f) => f.split("/")[2]).sort(), [
+      "other",
+      "victim",
+    ]);
+    for (
+      const [name, reason] of [
+        ["core.token", "symlink"],
+        ["core.steal", "symlink"],
+        ["core.hardlink", "hard link"],
+        ["core.fifo", "fifo"],
+        ["core.socket", "socket"],
+      ]
+    ) {
+      assert.ok(await exists(`${podDir}/${name}`), `${name} is left alone`);
+      const lines = refusals(test.logs, `${podDir}/${name}`);
+      assert.equal(lines.length, 1, `${name} refusal logged once: ${lines.join("\n")}`);
+      assert.ok(lines[0].includes(`reason="${reason}"`) || lines[0].includes(`reason=${reason}`), lines[0]);
+    }
+    assert.equal(await Deno.readTextFile(`${dir}/token`), "SECRET-SERVICE-ACCOUNT-TOKEN");
+    table.add({
+      scenario: "symlinks (token, other pod), hard link, FIFO, socket",
+      outcome: "5 refused once each, left alone; secret never read",
+      figures: "2 real cores stored",
+      bytesLost: 0,
+    });
+  } finally {
+    listener.close();
+    await test.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("hostile: a tree 1,000 levels deep and 100,000 empty directories do not stop the watcher", async () => {
+  const dir = await scratch();
+  const root = `${dir}/dumps`;
+  const deep = `${root}/ns/deep/app/${Array(1000).fill("d").join("/")}`;
+  await Deno.mkdir(deep, { recursive: true });
+  await Deno.writeTextFile(`${deep}/core.deep`, "too deep to be found");
+  const made = await new Deno.Command("bash", {
+    args: ["-c", "mkdir -p p{0..99}/c{0..999}"],
+    cwd: await Deno.mkdir(`${root}/wide`, { recursive: true }).then(() => `${root}/wide`),
+  }).output();
+  assert.ok(made.success);
+  const started = performance.now();
+  const test = await startTestWatcher({ root, localDir: `${dir}/bucket` });
+  const firstScan = (performance.now() - started) / 1000;
+  try {
+    await Deno.mkdir(`${root}/wide/p7/c7`, { recursive: true });
+    await Deno.writeTextFile(`${root}/wide/p7/c7/core.1`, "a core among 100,000 directories");
+    await waitFor("the core stored", () => test.watcher.metrics.coresUploaded.get() === 1, 60_000);
+    const rescanStarted = performance.now();
+    await test.watcher.scan();
+    const rescan = (performance.now() - rescanStarted) / 1000;
+    const deepLines = test.logs.filter((l) => l.includes("directory nested too deep; not scanned"));
+    assert.equal(deepLines.length, 1, "the deep tree is reported once");
+    assert.ok(await exists(`${deep}/core.deep`), "left alone");
+    table.add({
+      scenario: "1,000-level tree and 100,000 empty dirs",
+      outcome: "deep tree reported once; cores still stored",
+      figures: `first scan ${firstScan.toFixed(1)} s, rescan ${rescan.toFixed(1)} s`,
+      bytesLost: 0,
+    });
+  } finally {
+    await test.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("hostile: names with spaces, newlines and 255 bytes are stored; a name that is not UTF-8 is refused once", async () => {
+  const dir = await scratch();
+  const root = `${dir}/dumps`;
+  const podDir = `${root}/ns/names/app`;
+  await Deno.mkdir(podDir, { recursive: true });
+  const test = await startTestWatcher({ root, localDir: `${dir}/bucket` });
+  try {
+    const names = ["core with spaces", "core\nwith\nnewlines", `core.${"x".repeat(250)}`];
+    for (const name of names) await Deno.writeTextFile(`${podDir}/${name}`, `core named ${JSON.stringify(name)}`);
+    await new Deno.Command("bash", { args: ["-c", `printf bad > "$(printf 'core.\\xff\\xfe')"`], cwd: podDir })
+      .output();
+    await waitFor("three cores stored", () => test.watcher.metrics.coresUploaded.get() === 3);
+    await test.watcher.scan();
+    await test.watcher.scan();
+    const stored = (await listTree(`${dir}/bucket`)).filter((f) => f.endsWith(".json"));
+    const filenames = await Promise.all(
+      stored.map(async (f) => JSON.parse(await Deno.readTextFile(`${dir}/bucket/${f}`)).corefile.filename),
+    );
+    assert.deepEqual(filenames.sort(), [...names].sort());
+    for (const key of await listTree(`${dir}/bucket`)) assert.match(key, /^[A-Za-z0-9._/-]+$/, "keys stay plain");
+    const bad = test.logs.filter((l) => l.includes("refused file") && l.includes("name is not valid UTF-8"));
+    assert.equal(bad.length, 1, bad.join("\n"));
+    table.add({
+      scenario: "names: spaces, newlines, 255 bytes, not UTF-8",
+      outcome: "3 stored with plain keys; non-UTF-8 refused once",
+      figures: "4 files",
+      bytesLost: 0,
+    });
+  } finally {
+    await test.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("hostile: a 10 GiB sparse file is streamed in constant memory", async () => {
+  const dir = await scratch();
+  const root = `${dir}/dumps`;
+  const watcher = await startWatcherProcess(`${dir}/coredog.yaml`, { root, localDir: `${dir}/bucket` });
+  try {
+    await watcher.waitForLine(/msg="initial scan complete; watching"/);
+    const baseline = await peakRss(watcher.pid);
+    await Deno.mkdir(`${root}/ns/sparse/app`, { recursive: true });
+    const file = await Deno.open(`${root}/ns/sparse/app/core.sparse`, { write: true, createNew: true });
+    await file.truncate(10 * GiB);
+    file.close();
+    await watcher.waitForLine(/msg="deleted local corefile: .*core\.sparse"/, 300_000);
+    const peak = await peakRss(watcher.pid);
+    const metadata = (await listTree(`${dir}/bucket`)).find((f) => f.endsWith(".json"))!;
+    assert.equal(JSON.parse(await Deno.readTextFile(`${dir}/bucket/${metadata}`)).corefile.rawBytes, 10 * GiB);
+    assert.ok(peak < 400 * MiB, `peak RSS ${peak / MiB} MiB`);
+    table.add({
+      scenario: "10 GiB sparse file",
+      outcome: "streamed and stored",
+      figures: `peak RSS ${(peak / MiB).toFixed(0)} MiB (idle ${(baseline / MiB).toFixed(0)} MiB)`,
+      bytesLost: 0,
+    });
+  } finally {
+    watcher.kill("SIGTERM");
+    await watcher.status;
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("hostile: a file that keeps growing is not stored while it grows, and holds nothing else up", async () => {
+  const dir = await scratch();
+  const root = `${dir}/dumps`;
+  await Deno.mkdir(`${root}/ns/grower/app`, { recursive: true });
+  await Deno.mkdir(`${root}/ns/other/app`, { recursive: true });
+  const test = await startTestWatcher({ root, localDir: `${dir}/bucket` });
+  try {
+    const growing = await Deno.open(`${root}/ns/grower/app/core.growing`, { write: true, createNew: true });
+    const chunk = new Uint8Array(64 * 1024).fill(1);
+    let written = 0;
+    for (let i = 0; i < 40; i++) {
+      written += await growing.write(chunk);
+      if (i === 10) await Deno.writeTextFile(`${root}/ns/other/app/core.other`, "another crash meanwhile");
+      await new Promise((r) => setTimeout(r, 150));
+    }
+    assert.equal(test.watcher.metrics.coresUploaded.get(), 1, "only the other core was stored while this one grew");
+    growing.close();
+    await waitFor("the grown core stored", () => test.watcher.metrics.coresUploaded.get() === 2);
+    const sizes = await Promise.all(
+      (await listTree(`${dir}/bucket`)).filter((f) => f.endsWith(".json")).map(async (f) =>
+        JSON.parse(await Deno.readTextFile(`${dir}/bucket/${f}`)).corefile.rawBytes
+      ),
+    );
+    assert.ok(sizes.includes(written), `the whole file: ${sizes}`);
+    table.add({
+      scenario: "file growing for 6 s",
+      outcome: "stored whole once closed; other core not held up",
+      figures: `${(written / MiB).toFixed(1)} MiB`,
+      bytesLost: 0,
+    });
+  } finally {
+    await test.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("hostile: junk, an ELF core with corrupt notes and one cut inside its notes are stored and marked", async () => {
+  const dir = await scratch();
+  const root = `${dir}/dumps`;
+  const podDir = `${root}/ns/junk/app`;
+  await Deno.mkdir(podDir, { recursive: true });
+  const test = await startTestWatcher({ root, localDir: `${dir}/bucket`, watcherYaml: ["TruncatedAfterSeconds: 1"] });
+  try {
+    const core = buildCore({ signal: 11, pid: 7, comm: "svc", args: "svc --serve", exe: "/bin/svc", loadBytes: 8192 });
+    const { start, end } = noteArea(core);
+    const corrupt = core.slice();
+    for (let at = start; at < end; at += 7) corrupt[at] = 0xff;
+    await Deno.writeTextFile(`${podDir}/core.junk`, "not an ELF file at all\n".repeat(50));
+    await Deno.writeFile(`${podDir}/core.corrupt`, corrupt);
+    await Deno.writeFile(`${podDir}/core.cut`, core.slice(0, start + 40));
+    await waitFor("three cores stored", () => test.watcher.metrics.coresUploaded.get() === 3, 20_000);
+    const records = await Promise.all(
+      (await listTree(`${dir}/bucket`)).filter((f) => f.endsWith(".json")).map(async (f) =>
+        JSON.parse(await Deno.readTextFile(`${dir}/bucket/${f}`))
+      ),
+    );
+    const byName = Object.fromEntries(records.map((r) => [r.corefile.filename, r]));
+    assert.equal(byName["core.junk"].corefile.format, "not-elf");
+    assert.equal(byName["core.corrupt"].corefile.format, "elf-core");
+    assert.equal(byName["core.cut"].corefile.format, "elf-core");
+    assert.equal(byName["core.cut"].corefile.truncated, true);
+    table.add({
+      scenario: "junk, corrupt notes, notes cut short",
+      outcome: "all stored; marked not-elf / truncated",
+      figures: "3 files, parser never threw",
+      bytesLost: 0,
+    });
+  } finally {
+    await test.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("hostile input suite (watcher): the table", () => {
+  table.print();
+});
+
+/** VmHWM of a process: its peak resident set, bytes. */
+async function peakRss(pid: number): Promise<number> {
+  const status = await new Deno.Command("cat", { args: [`/proc/${pid}/status`] }).output();
+  const line = new TextDecoder().decode(status.stdout).split("\n").find((l) => l.startsWith("VmHWM:"))!;
+  return Number(line.replace(/\D+/g, "")) * 1024;
+}
