@@ -13,7 +13,46 @@ Deno.test("with no flags the webhook uses the chart's paths and port 8443", () =
     keyFile: "/etc/coredog-webhook/tls/tls.key",
     healthPort: 9103,
     shutdownDelaySeconds: 2,
+    tlsMode: "files",
+    tlsSecret: "coredog-webhook-tls",
+    namespace: "",
+    service: "coredog-webhook",
+    webhookConfiguration: "coredog",
+    caValidityDays: 3650,
+    certValidityDays: 365,
+    tlsCheckIntervalSeconds: 300,
   });
+});
+
+Deno.test("the chart's self-managed TLS settings come from the environment", () => {
+  const env: Record<string, string> = {
+    COREDOG_WEBHOOK_TLS_MODE: "self-managed",
+    COREDOG_WEBHOOK_TLS_SECRET: "my-tls",
+    COREDOG_WEBHOOK_NAMESPACE: "ops",
+    COREDOG_WEBHOOK_SERVICE: "my-webhook",
+    COREDOG_WEBHOOK_CONFIGURATION: "my-coredog",
+    COREDOG_WEBHOOK_TLS_CA_DAYS: "730",
+    COREDOG_WEBHOOK_TLS_CERT_DAYS: "30",
+    COREDOG_WEBHOOK_TLS_CHECK_INTERVAL_SECONDS: "60",
+  };
+  const flags = parseWebhookFlags(["--tls-cert-days", "90"], (name) => env[name]);
+  assert.equal(flags.tlsMode, "self-managed");
+  assert.equal(flags.tlsSecret, "my-tls");
+  assert.equal(flags.namespace, "ops");
+  assert.equal(flags.service, "my-webhook");
+  assert.equal(flags.webhookConfiguration, "my-coredog");
+  assert.equal(flags.caValidityDays, 730);
+  assert.equal(flags.certValidityDays, 90);
+  assert.equal(flags.tlsCheckIntervalSeconds, 60);
+  assert.throws(
+    () => parseWebhookFlags(["--tls-mode", "auto"], noEnv),
+    /--tls-mode must be one of files, self-managed/,
+  );
+  assert.throws(
+    () => parseWebhookFlags(["--tls-ca-days", "0.5"], noEnv),
+    /--tls-ca-days must be a whole number of days/,
+  );
+  assert.throws(() => parseWebhookFlags(["--tls-check-interval", "0"], noEnv), /at least 1 second/);
 });
 
 Deno.test("environment variables set the webhook up, and a flag beats its variable", () => {

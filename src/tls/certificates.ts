@@ -176,6 +176,44 @@ export function describeCertificate(pem: string): CertificateSummary {
   };
 }
 
+/** Every certificate of a PEM bundle, each as its own PEM block, in order. */
+export function splitCertificates(pem: string): string[] {
+  return [...pem.matchAll(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g)].map((m) => `${m[0]}\n`);
+}
+
+/**
+ * True when the first certificate of `certPem` was signed by the key of the
+ * first certificate of `caPem` (names and signature checked, not validity).
+ */
+export async function isIssuedBy(certPem: string, caPem: string): Promise<boolean> {
+  try {
+    const cert = new x509.X509Certificate(firstCertificatePem(certPem));
+    const ca = new x509.X509Certificate(firstCertificatePem(caPem));
+    if (cert.issuer !== ca.subject) return false;
+    return await cert.verify({ publicKey: ca, signatureOnly: true });
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * True when `keyPem` (PKCS#8 ECDSA P-256) is the private key of the first
+ * certificate of `certPem`; false for anything unreadable.
+ */
+export async function keyMatchesCertificate(certPem: string, keyPem: string): Promise<boolean> {
+  try {
+    const cert = new x509.X509Certificate(firstCertificatePem(certPem));
+    const publicKey = await cert.publicKey.export(KEY_ALGORITHM, ["verify"]);
+    const fromCert = await crypto.subtle.exportKey("jwk", publicKey);
+    const der = x509.PemConverter.decodeFirst(keyPem);
+    const privateKey = await crypto.subtle.importKey("pkcs8", der, KEY_ALGORITHM, true, ["sign"]);
+    const fromKey = await crypto.subtle.exportKey("jwk", privateKey);
+    return fromCert.x === fromKey.x && fromCert.y === fromKey.y;
+  } catch {
+    return false;
+  }
+}
+
 function firstCertificatePem(pem: string): string {
   const match = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/);
   if (!match) throw new Error("no PEM certificate found");

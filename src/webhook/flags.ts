@@ -11,6 +11,9 @@ import { DEFAULT_WEBHOOK_PORT } from "./server.ts";
 /** Where the chart is expected to mount the serving certificate Secret (type kubernetes.io/tls). */
 export const DEFAULT_TLS_DIR = "/etc/coredog-webhook/tls";
 
+/** Where the serving certificate comes from. */
+export type TlsMode = "files" | "self-managed";
+
 /** The webhook's settings from flags and environment. */
 export interface WebhookFlags {
   configPath: string;
@@ -22,6 +25,19 @@ export interface WebhookFlags {
   healthPort: number;
   /** Seconds between SIGTERM and closing the port, while endpoints stop routing here. */
   shutdownDelaySeconds: number;
+  /** `files`: serve what is at certFile/keyFile; `self-managed`: keep it in the Secret, serve it from memory. */
+  tlsMode: TlsMode;
+  /** Self-managed: the Secret holding the CA and the certificate. */
+  tlsSecret: string;
+  /** Self-managed: namespace of the Secret and Service; empty means the service account's. */
+  namespace: string;
+  /** Self-managed: the Service the certificate is for. */
+  service: string;
+  /** Self-managed: the MutatingWebhookConfiguration whose caBundle is kept current. */
+  webhookConfiguration: string;
+  caValidityDays: number;
+  certValidityDays: number;
+  tlsCheckIntervalSeconds: number;
   help: boolean;
 }
 
@@ -29,10 +45,12 @@ interface FlagSpec {
   flag: string;
   env: string;
   key: Exclude<keyof WebhookFlags, "help">;
-  kind: "string" | "port" | "seconds";
+  kind: "string" | "port" | "seconds" | "days" | "mode";
   default: string | number;
   doc: string;
 }
+
+const TLS_MODES: readonly TlsMode[] = ["files", "self-managed"];
 
 /** Every flag, its variable, default and meaning; also the source of `--help`. */
 export const WEBHOOK_FLAGS: readonly FlagSpec[] = [
@@ -92,6 +110,71 @@ export const WEBHOOK_FLAGS: readonly FlagSpec[] = [
     default: 2,
     doc: "seconds between SIGTERM and closing the port, while the Service stops routing here",
   },
+  {
+    flag: "--tls-mode",
+    env: "COREDOG_WEBHOOK_TLS_MODE",
+    key: "tlsMode",
+    kind: "mode",
+    default: "files",
+    doc: "files: serve --tls-cert/--tls-key, reloaded when they change (cert-manager, a Secret volume); " +
+      "self-managed: keep a CA and certificate in --tls-secret, patch the caBundle, renew; --tls-cert/--tls-key unused",
+  },
+  {
+    flag: "--tls-secret",
+    env: "COREDOG_WEBHOOK_TLS_SECRET",
+    key: "tlsSecret",
+    kind: "string",
+    default: "coredog-webhook-tls",
+    doc: "self-managed: the Secret (created empty by the chart) that holds the CA and the serving certificate",
+  },
+  {
+    flag: "--namespace",
+    env: "COREDOG_WEBHOOK_NAMESPACE",
+    key: "namespace",
+    kind: "string",
+    default: "",
+    doc: "self-managed: namespace of the Secret and the Service; empty means the service account's namespace",
+  },
+  {
+    flag: "--service",
+    env: "COREDOG_WEBHOOK_SERVICE",
+    key: "service",
+    kind: "string",
+    default: "coredog-webhook",
+    doc: "self-managed: the Service in front of the webhook; the certificate names <service>.<namespace>.svc",
+  },
+  {
+    flag: "--webhook-configuration",
+    env: "COREDOG_WEBHOOK_CONFIGURATION",
+    key: "webhookConfiguration",
+    kind: "string",
+    default: "coredog",
+    doc: "self-managed: the MutatingWebhookConfiguration whose caBundle is patched",
+  },
+  {
+    flag: "--tls-ca-days",
+    env: "COREDOG_WEBHOOK_TLS_CA_DAYS",
+    key: "caValidityDays",
+    kind: "days",
+    default: 3650,
+    doc: "self-managed: validity of a new CA; renewed after two thirds",
+  },
+  {
+    flag: "--tls-cert-days",
+    env: "COREDOG_WEBHOOK_TLS_CERT_DAYS",
+    key: "certValidityDays",
+    kind: "days",
+    default: 365,
+    doc: "self-managed: validity of a new serving certificate; renewed after two thirds",
+  },
+  {
+    flag: "--tls-check-interval",
+    env: "COREDOG_WEBHOOK_TLS_CHECK_INTERVAL_SECONDS",
+    key: "tlsCheckIntervalSeconds",
+    kind: "seconds",
+    default: 300,
+    doc: "self-managed: seconds between looks at the Secret and the caBundle",
+  },
 ];
 
 /**
@@ -125,27 +208,41 @@ export function parseWebhookFlags(args: string[], env: (name: string) => string 
     const source = fromFlag !== undefined ? spec.flag : spec.env;
     result[spec.key] = raw === undefined ? spec.default : convert(raw, spec, source);
   }
+  if ((result.tlsCheckIntervalSeconds as number) < 1) {
+    throw new Error(`--tls-check-interval must be at least 1 second, got ${result.tlsCheckIntervalSeconds}`);
+  }
   return result as unknown as WebhookFlags;
 }
 
 /** The `--help` text. */
 export function webhookUsage(): string {
-  const heads = WEBHOOK_FLAGS.map((f) => `${f.flag} <${f.kind === "string" ? "value" : f.kind}>`);
+  const heads = WEBHOOK_FLAGS.map((f) => `${f.flag} <${f.kind === "string" || f.kind === "mode" ? "value" : f.kind}>`);
   const width = Math.max(...heads.map((h) => h.length)) + 2;
   const lines = WEBHOOK_FLAGS.map((f, i) =>
-    `  ${heads[i].padEnd(width)}${f.doc}\n  ${"".padEnd(width)}env ${f.env}, default ${f.default}`
+    `  ${heads[i].padEnd(width)}${f.doc}\n  ${"".padEnd(width)}env ${f.env}, default ${
+      f.default === "" ? '""' : f.default
+    }`
   );
   return ["Usage: coredog-webhook [flags]", "", ...lines, ""].join("\n");
 }
 
 function convert(raw: string, spec: FlagSpec, source: string): string | number {
   if (spec.kind === "string") return raw;
+  if (spec.kind === "mode") {
+    if (!(TLS_MODES as readonly string[]).includes(raw)) {
+      throw new Error(`${source} must be one of ${TLS_MODES.join(", ")}, got "${raw}"`);
+    }
+    return raw;
+  }
   const value = Number(raw);
   if (spec.kind === "port" && (!Number.isInteger(value) || value < 0 || value > 65535)) {
     throw new Error(`${source} must be a port number from 0 to 65535, got "${raw}"`);
   }
   if (spec.kind === "seconds" && (!Number.isFinite(value) || value < 0)) {
     throw new Error(`${source} must be a number of seconds, got "${raw}"`);
+  }
+  if (spec.kind === "days" && (!Number.isInteger(value) || value < 1)) {
+    throw new Error(`${source} must be a whole number of days, at least 1, got "${raw}"`);
   }
   return value;
 }

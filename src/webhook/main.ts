@@ -3,17 +3,20 @@
  * MutatingWebhookConfiguration).
  *
  * Usage: `coredog-webhook [--config <file>] [--port 8443] [--tls-cert <file>]
- * [--tls-key <file>] [--health-port 9103] [--shutdown-delay 2]`; see
- * `--help` and `src/webhook/flags.ts` for the environment variables.
+ * [--tls-key <file>] [--health-port 9103] [--shutdown-delay 2]
+ * [--tls-mode files|self-managed] ...`; see `--help` and
+ * `src/webhook/flags.ts` for the rest and the environment variables.
  *
  * @module
  */
 
 import { ConfigError } from "../core/config.ts";
 import { loadConfigFile } from "../config_file.ts";
+import { inClusterNamespace, inClusterOptions, KubeClient, type KubeClientOptions } from "../kube/client.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { VERSION } from "../version.ts";
 import { parseWebhookFlags, type WebhookFlags, webhookUsage } from "./flags.ts";
+import { type SelfManagedTls, startSelfManagedTls } from "./self_managed_tls.ts";
 import { startWebhookServer, type WebhookServer } from "./server.ts";
 
 /**
@@ -25,6 +28,8 @@ const DRAIN_LIMIT_MS = 30_000;
 /** Options of {@linkcode runWebhook}. */
 export interface RunWebhookOptions {
   logger: Logger;
+  /** How to reach the Kubernetes API in `self-managed` TLS mode; the in-cluster service account by default. */
+  kube?: KubeClientOptions;
 }
 
 /**
@@ -34,10 +39,12 @@ export interface RunWebhookOptions {
 export async function runWebhook(flags: WebhookFlags, options: RunWebhookOptions): Promise<number> {
   const { logger } = options;
   const config = await loadConfigFile(flags.configPath);
+  const selfManagedMode = flags.tlsMode === "self-managed";
   const server = startWebhookServer({
     dumpRoot: config.corefileDir,
-    certFile: flags.certFile,
-    keyFile: flags.keyFile,
+    // Self-managed TLS hands the pair over in memory instead.
+    certFile: selfManagedMode ? undefined : flags.certFile,
+    keyFile: selfManagedMode ? undefined : flags.keyFile,
     port: flags.port,
     hostname: flags.hostname,
     // 0 turns the health port off here: a port picked at random is of no use to a probe.
@@ -49,9 +56,18 @@ export async function runWebhook(flags: WebhookFlags, options: RunWebhookOptions
     dump_root: config.corefileDir,
     port: flags.port,
     health_port: flags.healthPort || "off",
-    cert: flags.certFile,
-    key: flags.keyFile,
+    tls: selfManagedMode ? "self-managed" : `${flags.certFile} ${flags.keyFile}`,
   });
+  let selfManaged: SelfManagedTls | undefined;
+  if (selfManagedMode) {
+    try {
+      selfManaged = startTlsManagement(flags, options, server);
+    } catch (error) {
+      logger.error("cannot manage the webhook's TLS", { error: (error as Error).message });
+      await server.shutdown();
+      return 1;
+    }
+  }
   const signal = new Promise<Deno.Signal>((resolve) => {
     Deno.addSignalListener("SIGTERM", () => resolve("SIGTERM"));
     Deno.addSignalListener("SIGINT", () => resolve("SIGINT"));
@@ -62,6 +78,7 @@ export async function runWebhook(flags: WebhookFlags, options: RunWebhookOptions
   ]);
   if ("error" in first) {
     logger.error("cannot serve the webhook", { error: first.error.message });
+    await selfManaged?.stop();
     await server.shutdown();
     return 1;
   }
@@ -71,8 +88,44 @@ export async function runWebhook(flags: WebhookFlags, options: RunWebhookOptions
       health: server.healthAddr ? `${server.healthAddr.hostname}:${server.healthAddr.port}` : "off",
     });
   }
-  await drain(server, await signal, flags, logger);
+  const received = await signal;
+  await selfManaged?.stop();
+  await drain(server, received, flags, logger);
   return 0;
+}
+
+/**
+ * Starts keeping the CA and certificate in the Secret and the caBundle
+ * current; the server picks up each pair as soon as it is written.
+ *
+ * @throws {Error} outside a cluster without `options.kube`, or without a namespace.
+ */
+function startTlsManagement(flags: WebhookFlags, options: RunWebhookOptions, server: WebhookServer): SelfManagedTls {
+  const kube = options.kube ?? inClusterOptions((name) => Deno.env.get(name));
+  if (!kube) {
+    throw new Error(
+      "--tls-mode self-managed needs the Kubernetes API: run in a cluster with a service account token, " +
+        "or use --tls-mode files with a certificate",
+    );
+  }
+  const namespace = flags.namespace || inClusterNamespace();
+  if (!namespace) throw new Error("--tls-mode self-managed needs --namespace (or COREDOG_WEBHOOK_NAMESPACE)");
+  options.logger.info("managing the webhook's own CA and certificate", {
+    secret: `${namespace}/${flags.tlsSecret}`,
+    service: `${flags.service}.${namespace}.svc`,
+    configuration: flags.webhookConfiguration,
+  });
+  return startSelfManagedTls(new KubeClient(kube), {
+    namespace,
+    secretName: flags.tlsSecret,
+    serviceName: flags.service,
+    webhookConfigurationName: flags.webhookConfiguration,
+    caValidityDays: flags.caValidityDays,
+    certValidityDays: flags.certValidityDays,
+    checkIntervalMs: flags.tlsCheckIntervalSeconds * 1000,
+    logger: options.logger,
+    onCertificate: (pair) => server.useCertificate(pair),
+  });
 }
 
 async function drain(server: WebhookServer, signal: Deno.Signal, flags: WebhookFlags, logger: Logger): Promise<void> {

@@ -1,8 +1,9 @@
 /**
  * The webhook server: HTTPS on the webhook port once a certificate is
- * loaded, the certificate kept in step with its files, and optionally a
- * plain-HTTP port for probes and Prometheus that answers from the start
- * (so `/readyz` can say "no certificate yet" instead of refusing).
+ * loaded, the certificate kept in step with its files (or handed over by
+ * self-managed TLS, which keeps it in memory), and optionally a plain-HTTP
+ * port for probes and Prometheus that answers from the start (so
+ * `/readyz` can say "no certificate yet" instead of refusing).
  *
  * @module
  */
@@ -19,7 +20,7 @@ import { createWebhookMetrics, type WebhookMetrics } from "./webhook_metrics.ts"
 export const DEFAULT_WEBHOOK_PORT = 8443;
 
 /** Options of {@linkcode startWebhookServer}. */
-export interface WebhookServerOptions extends CertificateFiles {
+export interface WebhookServerOptions extends Partial<CertificateFiles> {
   /** The dump root on the nodes (`CorefileDir`), the hostPath of the injected volume. */
   dumpRoot: string;
   logger: Logger;
@@ -44,6 +45,13 @@ export interface WebhookServer {
   metrics: WebhookMetrics;
   /** Ready: a certificate is loaded and the server is not draining. */
   ready(): boolean;
+  /**
+   * Serves `pair` from now on (new connections; open ones finish on the
+   * previous certificate). For certificates that do not come from files.
+   *
+   * @throws {Error} when the pair is unusable; the previous one stays in use.
+   */
+  useCertificate(pair: CertificatePair): void;
   /** Reports not ready from now on, so that endpoints stop sending requests; keeps serving. */
   drain(): void;
   /** Stops accepting, finishes requests in flight, closes everything. */
@@ -52,7 +60,8 @@ export interface WebhookServer {
 
 /**
  * Starts the webhook. The HTTPS port opens when the certificate files can
- * first be read and loaded; until then the server waits and logs why.
+ * first be read and loaded (or, without files, at the first
+ * `useCertificate`); until then the server waits.
  *
  * @throws {Error} when the dump root cannot be a hostPath or the health
  * port cannot be bound.
@@ -123,24 +132,35 @@ export function startWebhookServer(options: WebhookServerOptions): WebhookServer
     }
   }
 
-  const reloader: CertificateReloader = watchCertificateFiles(options, {
-    apply,
-    onFailure: () => metrics.certificateLoads.inc({ result: "failed" }),
-    logger,
-    intervalMs: options.certCheckIntervalMs,
-  });
+  // Without files the certificate comes through useCertificate (self-managed TLS).
+  const reloader: CertificateReloader | undefined = options.certFile && options.keyFile
+    ? watchCertificateFiles({ certFile: options.certFile, keyFile: options.keyFile }, {
+      apply,
+      onFailure: () => metrics.certificateLoads.inc({ result: "failed" }),
+      logger,
+      intervalMs: options.certCheckIntervalMs,
+    })
+    : undefined;
 
   return {
     listening,
     healthAddr: health?.addr,
     metrics,
     ready,
+    useCertificate(pair: CertificatePair): void {
+      try {
+        apply(pair);
+      } catch (error) {
+        metrics.certificateLoads.inc({ result: "failed" });
+        throw error;
+      }
+    },
     drain(): void {
       draining = true;
     },
     async shutdown(): Promise<void> {
       draining = true;
-      await reloader.stop();
+      await reloader?.stop();
       rejectListening(new Error("the webhook shut down before a certificate was loaded"));
       await tls?.shutdown();
       await health?.shutdown();

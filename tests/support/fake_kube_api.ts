@@ -1,11 +1,45 @@
 /**
- * A stand-in for kube-apiserver over real HTTPS: answers pod GETs from
- * recorded Pod objects and event POSTs as the API does (201 with the
- * object; 404 with a Status for a missing pod; 401 without a token).
- * No kube-apiserver can run here, so the shapes are recorded ones.
+ * A stand-in for kube-apiserver over real HTTPS. No kube-apiserver can run
+ * here, so it answers with recorded object shapes and the API's own rules
+ * for what CoreDog does:
+ *
+ * - pods: GET from recorded Pod objects (404 Status when missing);
+ * - events: POST answers 201 with the object;
+ * - secrets: GET and PUT, where a PUT carrying an outdated
+ *   `metadata.resourceVersion` gets 409 Conflict, data must be base64, and
+ *   each write bumps the resourceVersion;
+ * - mutatingwebhookconfigurations: GET and strategic merge PATCH
+ *   (`webhooks` merge by `name`; a `metadata.resourceVersion` in the patch
+ *   is a precondition: 409 when outdated; an incomplete webhook is 422);
+ * - no bearer token: 401; a request the `authorize` option refuses: 403
+ *   with the API's Forbidden message (RBAC).
  */
 
 import { createCertificateAuthority, issueServingCertificate } from "../../src/tls/certificates.ts";
+
+/** What RBAC looks at: the verb, the resource and the object. */
+export interface RequestAttributes {
+  verb: "get" | "list" | "create" | "update" | "patch" | "delete";
+  /** "" for the core group. */
+  apiGroup: string;
+  resource: string;
+  namespace?: string;
+  name?: string;
+}
+
+/** Options of {@linkcode startFakeKubeApi}. */
+export interface FakeKubeApiOptions {
+  /** Secrets keyed `namespace/name`. */
+  secrets?: Record<string, unknown>;
+  /** MutatingWebhookConfigurations keyed by name. */
+  mutatingWebhookConfigurations?: Record<string, unknown>;
+  /** RBAC: false answers 403. Everything is allowed by default. */
+  authorize?(attributes: RequestAttributes): boolean;
+  /** Runs before each request is handled (after authorization); a test can hold requests here to order a race. */
+  beforeHandling?(attributes: RequestAttributes): Promise<void> | void;
+  /** The service account named in Forbidden messages. */
+  user?: string;
+}
 
 /** A running fake API server. */
 export interface FakeKubeApi {
@@ -15,55 +49,249 @@ export interface FakeKubeApi {
   authorizations: string[];
   /** Event bodies received. */
   events: Record<string, unknown>[];
+  /** Every authorized request, in order. */
+  requests: RequestAttributes[];
+  /** Requests refused by `authorize`. */
+  forbidden: RequestAttributes[];
+  /** The stored Secrets (keyed `namespace/name`) and MutatingWebhookConfigurations (by name), as now. */
+  secrets: Map<string, KubeObject>;
+  mutatingWebhookConfigurations: Map<string, KubeObject>;
   close(): Promise<void>;
 }
 
-/** Serves `pods` (keyed `namespace/name`). */
-export async function startFakeKubeApi(pods: Record<string, unknown>): Promise<FakeKubeApi> {
+/** A stored object. */
+export type KubeObject = Record<string, unknown> & {
+  metadata: Record<string, unknown> & { name: string; resourceVersion?: string };
+};
+
+/** Serves `pods` (keyed `namespace/name`) and what `options` holds. */
+export async function startFakeKubeApi(
+  pods: Record<string, unknown>,
+  options: FakeKubeApiOptions = {},
+): Promise<FakeKubeApi> {
   const ca = await createCertificateAuthority({ commonName: "fake kube CA" });
   const leaf = await issueServingCertificate(ca, { ipAddresses: ["127.0.0.1"], dnsNames: ["localhost"] });
   const authorizations: string[] = [];
   const events: Record<string, unknown>[] = [];
+  const requests: RequestAttributes[] = [];
+  const forbidden: RequestAttributes[] = [];
+  const secrets = new Map(Object.entries(options.secrets ?? {}).map(([k, v]) => [k, structuredClone(v) as KubeObject]));
+  const configurations = new Map(
+    Object.entries(options.mutatingWebhookConfigurations ?? {}).map(([k, v]) => [k, structuredClone(v) as KubeObject]),
+  );
+  let resourceVersion = 5000;
+  const nextVersion = () => String(++resourceVersion);
+  const user = options.user ?? "system:serviceaccount:coredog-system:coredog-webhook";
+
+  async function handle(request: Request): Promise<Response> {
+    const auth = request.headers.get("authorization") ?? "";
+    authorizations.push(auth);
+    if (!auth.startsWith("Bearer ")) return status(401, "Unauthorized", "Unauthorized");
+    const attributes = attributesOf(request.method, new URL(request.url).pathname);
+    if (!attributes) return status(404, "NotFound", "the server could not find the requested resource");
+    if (options.authorize && !options.authorize(attributes)) {
+      forbidden.push(attributes);
+      return status(403, "Forbidden", forbiddenMessage(attributes, user), attributes);
+    }
+    requests.push(attributes);
+    await options.beforeHandling?.(attributes);
+    const { verb, resource, namespace, name } = attributes;
+    // Bodies are read before the stored object, so that the check of the resourceVersion and the write
+    // happen with no await in between, as one step, like etcd's compare-and-swap.
+    const body = request.body ? await request.json() as KubeObject : undefined;
+    if (resource === "pods" && verb === "get") {
+      const object = pods[`${namespace}/${name}`];
+      return object ? Response.json(object) : notFound(attributes);
+    }
+    if (resource === "events" && verb === "create" && body) {
+      events.push(body);
+      const metadata = { ...body.metadata, name: `${body.metadata.generateName}abcde`, uid: crypto.randomUUID() };
+      return Response.json({ ...body, metadata }, { status: 201 });
+    }
+    if (resource === "secrets") {
+      const key = `${namespace}/${name}`;
+      const stored = secrets.get(key);
+      if (!stored) return notFound(attributes);
+      if (verb === "get") return Response.json(stored);
+      if (verb === "update" && body) {
+        if (body.metadata?.name !== name || (body.metadata.namespace ?? namespace) !== namespace) {
+          return status(
+            400,
+            "BadRequest",
+            `the name of the object (${body.metadata?.name}) does not match the name on the URL (${name})`,
+          );
+        }
+        const given = body.metadata.resourceVersion;
+        if (given !== undefined && given !== stored.metadata.resourceVersion) return conflict(attributes);
+        for (const [field, value] of Object.entries((body.data ?? {}) as Record<string, string>)) {
+          if (!isBase64(value)) {
+            return status(
+              400,
+              "BadRequest",
+              `Secret in version "v1" cannot be handled as a Secret: illegal base64 data at input byte 0 (data.${field})`,
+            );
+          }
+        }
+        const updated = { ...body, metadata: { ...stored.metadata, ...body.metadata, resourceVersion: nextVersion() } };
+        secrets.set(key, updated);
+        return Response.json(updated);
+      }
+    }
+    if (resource === "mutatingwebhookconfigurations") {
+      const stored = configurations.get(name ?? "");
+      if (!stored) return notFound(attributes);
+      if (verb === "get") return Response.json(stored);
+      if (verb === "patch" && body) {
+        const type = request.headers.get("content-type") ?? "";
+        if (type !== "application/strategic-merge-patch+json") {
+          return status(
+            415,
+            "UnsupportedMediaType",
+            `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json`,
+          );
+        }
+        const patch = body;
+        const given = patch.metadata?.resourceVersion;
+        if (given !== undefined && given !== stored.metadata.resourceVersion) return conflict(attributes);
+        const merged = strategicMerge(stored, patch);
+        const problem = invalidWebhook(merged);
+        if (problem) {
+          return status(
+            422,
+            "Invalid",
+            `MutatingWebhookConfiguration.admissionregistration.k8s.io "${name}" is invalid: ${problem}`,
+          );
+        }
+        merged.metadata.resourceVersion = nextVersion();
+        configurations.set(name!, merged);
+        return Response.json(merged);
+      }
+    }
+    return status(405, "MethodNotAllowed", `the server does not allow this method on the requested resource`);
+  }
+
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, cert: leaf.certPem, key: leaf.keyPem, onListen() {} },
-    async (request) => {
-      const auth = request.headers.get("authorization") ?? "";
-      authorizations.push(auth);
-      if (!auth.startsWith("Bearer ")) return status(401, "Unauthorized", "Unauthorized");
-      const path = new URL(request.url).pathname;
-      const pod = path.match(/^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)$/);
-      if (pod && request.method === "GET") {
-        const object = pods[`${pod[1]}/${pod[2]}`];
-        if (!object) return status(404, "NotFound", `pods "${pod[2]}" not found`);
-        return Response.json(object);
-      }
-      const event = path.match(/^\/api\/v1\/namespaces\/([^/]+)\/events$/);
-      if (event && request.method === "POST") {
-        const body = await request.json();
-        events.push(body);
-        return Response.json(
-          {
-            ...body,
-            metadata: { ...body.metadata, name: `${body.metadata.generateName}abcde`, uid: crypto.randomUUID() },
-          },
-          { status: 201 },
-        );
-      }
-      return status(404, "NotFound", "the server could not find the requested resource");
-    },
+    handle,
   );
   return {
     url: `https://127.0.0.1:${server.addr.port}`,
     caPem: ca.certPem,
     authorizations,
     events,
+    requests,
+    forbidden,
+    secrets,
+    mutatingWebhookConfigurations: configurations,
     close: () => server.shutdown(),
   };
 }
 
-function status(code: number, reason: string, message: string): Response {
+/** The RBAC attributes of a request path, as the API server derives them; undefined for paths it does not serve. */
+export function attributesOf(method: string, path: string): RequestAttributes | undefined {
+  const core = path.match(/^\/api\/v1\/namespaces\/([^/]+)\/([a-z]+)(?:\/([^/]+))?$/);
+  const grouped = path.match(/^\/apis\/([^/]+)\/[^/]+\/(?:namespaces\/([^/]+)\/)?([a-z]+)(?:\/([^/]+))?$/);
+  let apiGroup: string, resource: string, namespace: string | undefined, name: string | undefined;
+  if (core) {
+    [apiGroup, namespace, resource, name] = ["", decodeURIComponent(core[1]), core[2], core[3]];
+  } else if (grouped) {
+    [apiGroup, namespace, resource, name] = [grouped[1], grouped[2], grouped[3], grouped[4]];
+  } else {
+    return undefined;
+  }
+  name = name === undefined ? undefined : decodeURIComponent(name);
+  const verbs: Record<string, RequestAttributes["verb"]> = {
+    GET: name ? "get" : "list",
+    POST: "create",
+    PUT: "update",
+    PATCH: "patch",
+    DELETE: "delete",
+  };
+  const verb = verbs[method];
+  if (!verb) return undefined;
+  return { verb, apiGroup, resource, ...(namespace ? { namespace } : {}), ...(name ? { name } : {}) };
+}
+
+/** `base` with `patch` merged in: objects merge, `null` deletes, lists of objects with `name` merge by name. */
+function strategicMerge(base: KubeObject, patch: KubeObject): KubeObject {
+  return mergeValue(structuredClone(base), patch) as KubeObject;
+}
+
+function mergeValue(base: unknown, patch: unknown): unknown {
+  if (Array.isArray(patch)) {
+    if (!Array.isArray(base) || !patch.every((item) => isObject(item) && typeof item.name === "string")) return patch;
+    const result = [...base];
+    for (const item of patch as Record<string, unknown>[]) {
+      const at = result.findIndex((existing) => isObject(existing) && existing.name === item.name);
+      if (at === -1) result.push(item);
+      else result[at] = mergeValue(result[at], item);
+    }
+    return result;
+  }
+  if (!isObject(patch) || !isObject(base)) return patch;
+  const result: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === null) delete result[key];
+    else result[key] = mergeValue(result[key], value);
+  }
+  return result;
+}
+
+function invalidWebhook(configuration: KubeObject): string | undefined {
+  const webhooks = (configuration.webhooks ?? []) as Record<string, Record<string, unknown>>[];
+  for (const [i, webhook] of webhooks.entries()) {
+    if (!webhook.sideEffects) return `webhooks[${i}].sideEffects: Required value`;
+    if (!Array.isArray(webhook.admissionReviewVersions)) {
+      return `webhooks[${i}].admissionReviewVersions: Required value`;
+    }
+    const client = webhook.clientConfig ?? {};
+    if (!client.service && !client.url) {
+      return `webhooks[${i}].clientConfig: Required value: exactly one of url or service is required`;
+    }
+    if (client.caBundle !== undefined && !isBase64(String(client.caBundle))) {
+      return `webhooks[${i}].clientConfig.caBundle: illegal base64 data`;
+    }
+  }
+  return undefined;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function isBase64(value: string): boolean {
+  try {
+    atob(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function notFound(attributes: RequestAttributes): Response {
+  return status(404, "NotFound", `${attributes.resource} "${attributes.name}" not found`, attributes);
+}
+
+function conflict(attributes: RequestAttributes): Response {
+  const kind = attributes.apiGroup ? `${attributes.resource}.${attributes.apiGroup}` : attributes.resource;
+  return status(
+    409,
+    "Conflict",
+    `Operation cannot be fulfilled on ${kind} "${attributes.name}": the object has been modified; please apply your changes to the latest version and try again`,
+    attributes,
+  );
+}
+
+function forbiddenMessage(attributes: RequestAttributes, user: string): string {
+  const where = attributes.namespace ? ` in the namespace "${attributes.namespace}"` : " at the cluster scope";
+  const what = attributes.name ? `${attributes.resource} "${attributes.name}"` : attributes.resource;
+  return `${what} is forbidden: User "${user}" cannot ${attributes.verb} resource "${attributes.resource}" in API group "${attributes.apiGroup}"${where}`;
+}
+
+function status(code: number, reason: string, message: string, attributes?: RequestAttributes): Response {
+  const details = attributes?.name ? { details: { name: attributes.name, kind: attributes.resource } } : {};
   return Response.json(
-    { kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message, reason, code },
+    { kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message, reason, ...details, code },
     { status: code },
   );
 }

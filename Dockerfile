@@ -1,0 +1,40 @@
+# syntax=docker/dockerfile:1
+#
+# CoreDog image: two executables, one per role, built with `deno compile`.
+#
+#   docker build -t registry.example.com/coredog:0.1.0 .
+#   docker push registry.example.com/coredog:0.1.0
+#
+# The chart runs /usr/local/bin/coredog-watcher (DaemonSet, as root with three capabilities) and
+# /usr/local/bin/coredog-webhook (Deployment, as the image's non-root user). Each executable is
+# compiled with only the permissions its role needs: the same flags as `deno task watcher` and
+# `deno task webhook` in deno.json (tests/dockerfile_test.ts keeps them equal).
+
+ARG DENO_VERSION=2.9.6
+
+FROM denoland/deno:${DENO_VERSION} AS build
+WORKDIR /src
+COPY deno.json deno.lock ./
+COPY src/ src/
+# The npm packages, exactly as locked; a lockfile that does not match deno.json fails the build.
+# --exclude-unused-npm below keeps the test-only packages (the S3 test server...) out of the executables.
+RUN deno install --frozen --entrypoint src/watcher/main.ts src/webhook/main.ts
+# The watcher reads the dump root, deletes stored cores and writes its ledger wherever the
+# configuration says, talks to S3, the chat APIs and the Kubernetes API, reads the AWS SDK's
+# environment and the node's hostname and addresses.
+RUN deno compile --frozen --exclude-unused-npm \
+      --allow-read --allow-write --allow-net --allow-env --allow-sys \
+      --output /out/coredog-watcher src/watcher/main.ts
+# The webhook reads its configuration, certificate and service account, listens and talks to the
+# Kubernetes API, reads only its own variables (and the two the yaml parser looks at), and writes
+# nothing (a self-managed certificate stays in the Secret and in memory).
+RUN deno compile --frozen --exclude-unused-npm \
+      --allow-read --allow-net '--allow-env=COREDOG_*,KUBERNETES_SERVICE_HOST,KUBERNETES_SERVICE_PORT,LOG_TOKENS,LOG_STREAM' \
+      --output /out/coredog-webhook src/webhook/main.ts
+
+# glibc and libgcc for the Deno runtime, nothing else: no shell, no package manager.
+FROM gcr.io/distroless/cc-debian12:nonroot
+COPY --from=build /out/coredog-watcher /out/coredog-webhook /usr/local/bin/
+# Non-root by default (65532); the watcher's DaemonSet asks for root and the capabilities it needs.
+USER 65532:65532
+ENTRYPOINT ["/usr/local/bin/coredog-webhook"]
