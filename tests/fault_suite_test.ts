@@ -14,18 +14,12 @@ import { fakeSlack, textReply } from "./support/fake_chat_apis.ts";
 import { exists, listTree, startTestWatcher, waitFor } from "./support/harness.ts";
 import { getBytes, listKeys, testS3Client } from "./support/s3_client.ts";
 import { startS3Server } from "./support/s3_server.ts";
+import { randomBytes } from "./support/random_bytes.ts";
 import { ScenarioTable } from "./support/scenario_table.ts";
 import { startWatcherProcess } from "./support/watcher_process.ts";
 
 const table = new ScenarioTable("Fault suite");
 const MiB = 1024 * 1024;
-
-/** Random bytes do not compress: the upload really has several 8 MiB parts. */
-function randomCore(bytes: number): Uint8Array {
-  const data = new Uint8Array(bytes);
-  for (let at = 0; at < bytes; at += 65536) crypto.getRandomValues(data.subarray(at, Math.min(bytes, at + 65536)));
-  return data;
-}
 
 function sha256(bytes: Uint8Array): string {
   return createHash("sha256").update(bytes).digest("hex");
@@ -48,7 +42,7 @@ Deno.test("fault: the S3 server dies in the middle of a multipart upload and com
   const root = `${dir}/dumps`;
   const test = await startTestWatcher({ root, s3Endpoint: s3.endpoint });
   try {
-    const core = randomCore(48 * MiB);
+    const core = randomBytes(48 * MiB);
     const path = `${root}/shop/checkout-5d8f-q7x2k/app/core.checkout.1`;
     await Deno.mkdir(`${root}/shop/checkout-5d8f-q7x2k/app`, { recursive: true });
     await Deno.writeFile(path, core);
@@ -93,7 +87,7 @@ Deno.test("fault: the watcher is SIGKILLed in the middle of an upload and restar
   let watcher = await startWatcherProcess(`${dir}/coredog.yaml`, options);
   try {
     await watcher.waitForLine(/msg="initial scan complete; watching"/);
-    const core = randomCore(64 * MiB);
+    const core = randomBytes(64 * MiB);
     const path = `${root}/shop/payments-0/app/core.payments.1`;
     await Deno.mkdir(`${root}/shop/payments-0/app`, { recursive: true });
     await Deno.writeFile(path, core);
@@ -139,7 +133,7 @@ Deno.test("fault: a watcher killed while writing to a directory store leaves no 
   let watcher = await startWatcherProcess(`${dir}/coredog.yaml`, options);
   try {
     await watcher.waitForLine(/msg="initial scan complete; watching"/);
-    const core = randomCore(96 * MiB);
+    const core = randomBytes(96 * MiB);
     const path = `${root}/shop/cart-1/app/core.cart.1`;
     await Deno.mkdir(`${root}/shop/cart-1/app`, { recursive: true });
     await Deno.writeFile(path, core);

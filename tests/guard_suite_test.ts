@@ -9,16 +9,11 @@ import assert from "node:assert/strict";
 import { exists, listTree, startTestWatcher, waitFor } from "./support/harness.ts";
 import { listKeys, testS3Client } from "./support/s3_client.ts";
 import { startS3Server } from "./support/s3_server.ts";
+import { randomBytes } from "./support/random_bytes.ts";
 import { ScenarioTable } from "./support/scenario_table.ts";
 
 const table = new ScenarioTable("Guard suite");
 const MiB = 1024 * 1024;
-
-function randomBytes(bytes: number): Uint8Array {
-  const data = new Uint8Array(bytes);
-  for (let at = 0; at < bytes; at += 65536) crypto.getRandomValues(data.subarray(at, Math.min(bytes, at + 65536)));
-  return data;
-}
 
 /** Mounts a tmpfs of `sizeMiB` at `dir`, or says why it cannot. */
 async function mountSmallFileSystem(dir: string, sizeMiB: number): Promise<string | undefined> {

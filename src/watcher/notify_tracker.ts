@@ -8,11 +8,11 @@
  * @module
  */
 
-import { lstat } from "node:fs/promises";
 import type { CrashRecord } from "../core/crash_record.ts";
 import type { Logger } from "../log.ts";
 import type { Dispatcher } from "../notify/mod.ts";
 import type { Ledger, LedgerEntry } from "./ledger.ts";
+import { isStillThere } from "./safe_file.ts";
 
 /** Tracks notifications still in flight. */
 export class NotifyTracker {
@@ -56,14 +56,7 @@ export class NotifyTracker {
 
   /** Once notified, an entry is kept only while its local file is (it stops a second upload). */
   async #remember(entry: LedgerEntry): Promise<void> {
-    let present = false;
-    try {
-      const stat = await lstat(entry.path);
-      present = stat.dev === entry.dev && stat.ino === entry.ino;
-    } catch {
-      present = false;
-    }
-    if (present) await this.#ledger.put({ ...entry, notified: true });
+    if (await isStillThere(entry.path, entry)) await this.#ledger.put({ ...entry, notified: true });
     else await this.#ledger.forget(entry.id);
   }
 }

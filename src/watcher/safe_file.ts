@@ -70,6 +70,16 @@ export async function openSafely(path: string, expected: FileIdentity): Promise<
   }
 }
 
+/** True when `path` is still the file `expected` (same device and inode). */
+export async function isStillThere(path: string, expected: FileIdentity): Promise<boolean> {
+  try {
+    const stat = await fs.promises.lstat(path);
+    return stat.dev === expected.dev && stat.ino === expected.ino;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Deletes `path` only if it is still the file `expected` (same device and
  * inode). Returns false when the file was replaced or is gone.

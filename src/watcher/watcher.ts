@@ -7,7 +7,6 @@
  * @module
  */
 
-import { lstat } from "node:fs/promises";
 import type { CoredogConfig } from "../core/config.ts";
 import { ContainerCap } from "../core/container_cap.ts";
 import type { KubeClient } from "../kube/client.ts";
@@ -21,6 +20,7 @@ import { Ledger } from "./ledger.ts";
 import { NotifyTracker } from "./notify_tracker.ts";
 import { type PipelineDeps, processCore } from "./pipeline.ts";
 import { acquireRootLock } from "./root_lock.ts";
+import { isStillThere } from "./safe_file.ts";
 import { Scheduler } from "./scheduler.ts";
 import { createWatcherMetrics, type WatcherMetrics } from "./watcher_metrics.ts";
 
@@ -151,13 +151,7 @@ export async function startWatcher(options: WatcherOptions): Promise<Watcher> {
  */
 async function recoverLedger(ledger: Ledger, notifications: NotifyTracker, logger: Logger): Promise<void> {
   for (const entry of await ledger.list()) {
-    let present = false;
-    try {
-      const stat = await lstat(entry.path);
-      present = stat.dev === entry.dev && stat.ino === entry.ino;
-    } catch {
-      present = false;
-    }
+    const present = await isStillThere(entry.path, entry);
     if (!entry.notified) {
       logger.info("sending the notification interrupted by a restart", { key: entry.key });
       notifications.publish(entry, !present);
