@@ -24,6 +24,17 @@ import { FifoGuard } from "./fifo_guard.ts";
 
 /** Directories deeper than this below the root are not scanned. */
 export const MAX_DEPTH = 8;
+/** What a directory looked like when it was last read. */
+interface DirMemo {
+  mtimeMs: number;
+  ctimeMs: number;
+  subdirs: string[];
+}
+
+/** Every how many scans every directory is read again, memo or not. */
+const FULL_SCAN_EVERY = 10;
+/** A directory changed this recently is read again whatever its memo says, ms. */
+const RECENT_MS = 2000;
 /** Directory entries handled between two yields to the event loop during a walk. */
 const WALK_CHUNK = 2000;
 /** How often the root's presence and the event stream are checked, ms. */
@@ -62,9 +73,9 @@ export class Discovery {
   #scanning: Promise<void> | undefined;
   #loggedOnce = new Set<string>();
   #fifos = new FifoGuard();
-  #modeChecked = new Set<string>();
-  /** The set of the previous full scan, so that directories gone since are forgotten. */
-  #modeCheckedBefore = new Set<string>();
+  /** What each directory looked like when last read, to skip reading it again when unchanged. */
+  #dirs = new Map<string, DirMemo>();
+  #scans = 0;
   #canary: string;
   #canarySeen = true;
   #stalled = false;
@@ -98,11 +109,10 @@ export class Discovery {
   scan(): Promise<void> {
     if (this.#stopped) return Promise.resolve();
     if (!this.#scanning) {
-      this.#modeCheckedBefore = this.#modeChecked;
-      this.#modeChecked = new Set();
-      this.#scanning = this.#walk(this.#options.root)
+      // Every tenth scan reads every directory again, as insurance against anything the memo misses.
+      const reuse = this.#scans++ % FULL_SCAN_EVERY !== 0;
+      this.#scanning = this.#walk(this.#options.root, reuse)
         .then(() => {
-          this.#modeCheckedBefore = new Set();
           this.#fifos.prune();
           this.#options.onScanComplete?.();
         })
@@ -176,9 +186,7 @@ export class Discovery {
       return;
     }
     if (stat.isDirectory()) {
-      this.#modeChecked.delete(path);
-      this.#modeCheckedBefore.delete(path);
-      await this.#walk(path);
+      await this.#walk(path, false);
     } else {
       this.#file(path, stat, closed);
     }
@@ -199,8 +207,16 @@ export class Discovery {
    * microseconds each, which made a rescan of 10,000 pod directories cost
    * seconds of CPU; in chunks, the same walk takes a few milliseconds at a
    * time and uploads and events keep flowing in between.
+   *
+   * With `reuse`, a directory whose mtime and ctime are unchanged since it
+   * was last read (and not from the last {@linkcode RECENT_MS}, where
+   * coarse timestamps could hide a change) is not read again: adding or
+   * removing an entry changes both, and files already known are watched by
+   * the scheduler itself.
    */
-  async #walk(top: string): Promise<void> {
+  async #walk(top: string, reuse: boolean): Promise<void> {
+    const whole = top === this.#options.root;
+    const visited = new Set<string>();
     const stack: [string, number][] = [[top, directoryDepth(this.#options.root, top)]];
     let sinceYield = 0;
     while (stack.length > 0 && !this.#stopped) {
@@ -210,61 +226,83 @@ export class Discovery {
         this.#logOnce(`deep:${dir}`, "directory nested too deep; not scanned", { path: dir, max_depth: MAX_DEPTH });
         continue;
       }
-      this.#fixMode(dir, depth);
-      let entries: fs.Dirent[];
+      let stat: fs.Stats;
       try {
-        entries = fs.readdirSync(dir, { withFileTypes: true });
-      } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code;
-        if (code !== "ENOENT" && code !== "ENOTDIR") {
-          this.#logOnce(`readdir:${dir}`, "cannot list directory", { path: dir, error: String(error) });
-        }
+        stat = fs.lstatSync(dir);
+      } catch {
         continue;
       }
-      for (const entry of entries) {
-        const path = join(dir, entry.name);
-        if (entry.isDirectory()) {
-          stack.push([path, depth + 1]);
-          continue;
-        }
-        if (path === this.#canary) continue;
-        let stat: fs.Stats;
-        try {
-          stat = fs.lstatSync(path);
-        } catch {
-          // Deno turns bytes that are not UTF-8 into U+FFFD, so such a name can
-          // be listed but never opened again; say so rather than skip silently.
-          if (entry.name.includes("\uFFFD")) this.#options.onRefused(path, "name is not valid UTF-8");
-          continue;
-        }
-        this.#file(path, stat, false);
+      if (!stat.isDirectory()) continue;
+      visited.add(dir);
+      this.#fixMode(dir, depth, stat);
+      const memo = this.#dirs.get(dir);
+      if (
+        reuse && memo && memo.mtimeMs === stat.mtimeMs && memo.ctimeMs === stat.ctimeMs &&
+        Date.now() - stat.mtimeMs > RECENT_MS
+      ) {
+        for (const sub of memo.subdirs) stack.push([sub, depth + 1]);
+        sinceYield++;
+      } else {
+        const read = this.#readDir(dir, depth, stack);
+        if (read === undefined) continue;
+        this.#dirs.set(dir, { mtimeMs: stat.mtimeMs, ctimeMs: stat.ctimeMs, subdirs: read.subdirs });
+        sinceYield += 1 + read.entries;
       }
-      sinceYield += 1 + entries.length;
       if (sinceYield >= WALK_CHUNK) {
         sinceYield = 0;
         await new Promise((resolve) => setTimeout(resolve, 0));
       }
     }
+    if (whole && !this.#stopped) {
+      for (const dir of this.#dirs.keys()) if (!visited.has(dir)) this.#dirs.delete(dir);
+    }
+  }
+
+  /** Lists `dir`: subdirectories go on the stack, everything else to the scheduler. */
+  #readDir(dir: string, depth: number, stack: [string, number][]): { subdirs: string[]; entries: number } | undefined {
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(dir, { withFileTypes: true });
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== "ENOENT" && code !== "ENOTDIR") {
+        this.#logOnce(`readdir:${dir}`, "cannot list directory", { path: dir, error: String(error) });
+      }
+      return undefined;
+    }
+    const subdirs: string[] = [];
+    for (const entry of entries) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) {
+        subdirs.push(path);
+        stack.push([path, depth + 1]);
+        continue;
+      }
+      if (path === this.#canary) continue;
+      let stat: fs.Stats;
+      try {
+        stat = fs.lstatSync(path);
+      } catch {
+        // Deno turns bytes that are not UTF-8 into U+FFFD, so such a name can
+        // be listed but never opened again; say so rather than skip silently.
+        if (entry.name.includes("\uFFFD")) this.#options.onRefused(path, "name is not valid UTF-8");
+        continue;
+      }
+      this.#file(path, stat, false);
+    }
+    return { subdirs, entries: entries.length };
   }
 
   /**
    * Namespace, pod and container directories get `DirMode` (1733 by
    * default) so that apps running as any user can write their cores; the
-   * kubelet creates them owned by root with the root's mode. Each directory
-   * is looked at once (again when an event says it was recreated).
+   * kubelet creates them owned by root with the root's mode.
    */
-  #fixMode(dir: string, depth: number): void {
+  #fixMode(dir: string, depth: number, stat: fs.Stats): void {
     const mode = this.#options.dirMode;
-    if (mode === undefined || depth > 3 || this.#modeChecked.has(dir)) return;
-    if (this.#modeCheckedBefore.has(dir)) {
-      this.#modeChecked.add(dir);
-      return;
-    }
+    if (mode === undefined || depth > 3 || (stat.mode & 0o7777) === mode) return;
     try {
-      const stat = fs.lstatSync(dir);
-      if (!stat.isDirectory()) return;
-      if ((stat.mode & 0o7777) !== mode) fs.chmodSync(dir, mode);
-      this.#modeChecked.add(dir);
+      fs.chmodSync(dir, mode);
     } catch (error) {
       this.#logOnce(`chmod:${dir}`, "cannot set directory mode; non-root apps may not be able to write cores", {
         path: dir,

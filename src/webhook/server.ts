@@ -13,7 +13,7 @@ import type { Logger } from "../log.ts";
 import { describeCertificate } from "../tls/certificates.ts";
 import { type CertificateFiles, type CertificateReloader, watchCertificateFiles } from "./cert_reloader.ts";
 import { createWebhookHandler } from "./handler.ts";
-import { type CertificatePair, ListenError, type ReloadableTlsServer, serveTls } from "./tls_server.ts";
+import { type CertificatePair, type ListenError, type ReloadableTlsServer, serveTls } from "./tls_server.ts";
 import { createWebhookMetrics, type WebhookMetrics } from "./webhook_metrics.ts";
 
 /** The webhook's port unless told otherwise. */
@@ -73,7 +73,8 @@ export function startWebhookServer(options: WebhookServerOptions): WebhookServer
   const metrics = createWebhookMetrics();
   let tls: ReloadableTlsServer | undefined;
   let draining = false;
-  const ready = () => tls !== undefined && !draining;
+  let serving = false;
+  const ready = () => serving && !draining;
   const handlerOptions = { dumpRoot: options.dumpRoot, logger, metrics, ready, maxBodyBytes: options.maxBodyBytes };
   const handler = createWebhookHandler(handlerOptions);
   const onError = (error: unknown) => {
@@ -102,19 +103,20 @@ export function startWebhookServer(options: WebhookServerOptions): WebhookServer
     if (tls) {
       tls.reload(pair);
     } else {
-      try {
-        tls = serveTls(pair, {
-          port: options.port ?? DEFAULT_WEBHOOK_PORT,
-          hostname: options.hostname,
-          handler,
-          onError,
-        });
-      } catch (error) {
-        // A port problem will not go away with the next certificate: give up instead of waiting.
-        if (error instanceof ListenError) rejectListening(error);
-        throw error;
-      }
-      resolveListening(tls.addr);
+      tls = serveTls(pair, {
+        port: options.port ?? DEFAULT_WEBHOOK_PORT,
+        hostname: options.hostname,
+        handler,
+        onError,
+      });
+      // A port problem will not go away with the next certificate: `listening` rejects, and the caller gives up.
+      tls.listening.then((addr) => {
+        serving = true;
+        resolveListening(addr);
+      }, (error: ListenError) => {
+        logger.error("cannot open the webhook port", { error: error.message });
+        rejectListening(error);
+      });
     }
     const summary = describeCertificate(pair.certPem);
     metrics.certificateLoads.inc({ result: "loaded" });

@@ -1,22 +1,24 @@
 /**
  * An HTTPS server whose certificate can be replaced while it runs.
  *
- * Deno.serve takes its certificate once, at start. To swap it without a
- * moment where the port refuses connections, the public port is a plain
- * TCP listener that relays each connection, bytes unchanged, to a
- * Deno.serve TLS backend on a loopback port. A new certificate starts a new
- * backend; new connections go there, and the old backend is shut down
- * gracefully, finishing the requests it has in flight. TLS is still
- * end to end between the client and Deno.serve, so ALPN (HTTP/2) works.
+ * TLS is terminated by a `node:tls` server on the public port, whose
+ * certificate `setSecureContext` swaps for new connections while open ones
+ * finish on the old one, so the port never closes. Each connection's
+ * plaintext goes to the `Deno.serve` handler over an abstract Unix socket
+ * (no file, no write permission, private to the pod's network namespace).
  *
- * (Two Deno.serve listeners sharing the port with `reusePort` would avoid
- * the relay, but Deno 2.9 needs `--unstable-net` for that with TLS, and the
- * kernel resets connections queued on a listener that closes.)
+ * Why not `Deno.serve` with TLS directly: it takes its certificate once, and
+ * it leaves Nagle's algorithm on. Its responses over about 400 bytes go out
+ * as two TLS records, and the second waits for the client's delayed ACK:
+ * 40 ms per AdmissionReview (bench/findings.md). Here the public socket has
+ * `TCP_NODELAY`, and a Unix socket has no Nagle at all.
  *
  * @module
  */
 
-import { describeCertificate } from "../tls/certificates.ts";
+import { createPrivateKey, X509Certificate } from "node:crypto";
+import net from "node:net";
+import tls from "node:tls";
 
 /** A certificate chain and its key, PEM. */
 export interface CertificatePair {
@@ -45,8 +47,8 @@ export interface TlsServerOptions {
 
 /** A running server; see {@linkcode serveTls}. */
 export interface ReloadableTlsServer {
-  /** The public address. */
-  readonly addr: Deno.NetAddr;
+  /** The public address once listening; rejects with {@linkcode ListenError}. */
+  readonly listening: Promise<Deno.NetAddr>;
   /**
    * Serves new connections with `pair`; connections already open finish on
    * the previous certificate.
@@ -59,148 +61,113 @@ export interface ReloadableTlsServer {
   shutdown(): Promise<void>;
 }
 
-const LOOPBACK = "127.0.0.1";
-const RELAY_BUFFER_BYTES = 64 * 1024;
-/** How long a shutdown lets relays pass on what the backends already answered. */
-const RELAY_FLUSH_GRACE_MS = 5_000;
+/** How long a shutdown waits for requests in flight. */
+const DRAIN_MS = 30_000;
+/** After the last answer, how long its bytes get to pass the relay before connections are closed. */
+const FLUSH_MS = 200;
 
 /**
  * Starts serving HTTPS with `pair` on `options.port`.
  *
- * @throws {ListenError} when the port cannot be opened.
  * @throws {Error} when the pair is unusable.
  */
 export function serveTls(pair: CertificatePair, options: TlsServerOptions): ReloadableTlsServer {
-  let current = startBackend(pair, options);
-  let listener: Deno.TcpListener;
-  try {
-    listener = Deno.listen({ hostname: options.hostname ?? "0.0.0.0", port: options.port });
-  } catch (error) {
-    void current.shutdown();
-    const where = `${options.hostname ?? "0.0.0.0"}:${options.port}`;
-    throw new ListenError(`cannot listen on ${where}: ${(error as Error).message}`, { cause: error });
-  }
-  const retiring = new Set<Promise<void>>();
-  const relays = new Set<Promise<void>>();
-  const open = new Set<Deno.Conn>();
+  checkPair(pair);
+  const socketName = `\0coredog-webhook-${crypto.randomUUID()}`;
+  let inFlight = 0;
+  const counted = async (request: Request): Promise<Response> => {
+    inFlight++;
+    try {
+      return await options.handler(request);
+    } finally {
+      inFlight--;
+    }
+  };
+  const backend = Deno.serve({ path: socketName, onListen() {}, onError: options.onError }, counted);
+  const connections = new Set<net.Socket>();
+  const server = tls.createServer(
+    { cert: pair.certPem, key: pair.keyPem, ALPNProtocols: ["http/1.1"], allowHalfOpen: true },
+    (client) => relay(client, socketName, connections),
+  );
+  // Every TCP connection, also those still in their handshake: shutdown must be able to close them all.
+  server.on("connection", (socket: net.Socket) => {
+    connections.add(socket);
+    socket.on("close", () => connections.delete(socket));
+  });
+  const hostname = options.hostname ?? "0.0.0.0";
+  const listening = new Promise<Deno.NetAddr>((resolve, reject) => {
+    server.once("error", (error: Error) => {
+      void backend.shutdown();
+      reject(new ListenError(`cannot listen on ${hostname}:${options.port}: ${error.message}`, { cause: error }));
+    });
+    server.listen(options.port, hostname, () => {
+      const address = server.address() as net.AddressInfo;
+      resolve({ transport: "tcp", hostname: address.address, port: address.port });
+    });
+  });
+  listening.catch(() => {});
   let stopping = false;
 
-  const accepting = (async () => {
-    try {
-      for await (const client of listener) {
-        const relay = relayConnection(client).finally(() => relays.delete(relay));
-        relays.add(relay);
-      }
-    } catch {
-      // The listener was closed by shutdown.
-    }
-  })();
-
-  async function relayConnection(client: Deno.TcpConn): Promise<void> {
-    open.add(client);
-    const upstream = await connectBackend();
-    if (!upstream) {
-      closeQuietly(client);
-      open.delete(client);
-      return;
-    }
-    open.add(upstream);
-    client.setNoDelay(true);
-    upstream.setNoDelay(true);
-    const closeBoth = () => {
-      closeQuietly(client);
-      closeQuietly(upstream);
-    };
-    const toBackend = pump(client, upstream).then(
-      // The client finished sending (half-close); the backend may still answer.
-      () => upstream.closeWrite().catch(closeBoth),
-      closeBoth,
-    );
-    // When the backend is done, so is the connection.
-    const toClient = pump(upstream, client).then(closeBoth, closeBoth);
-    await Promise.allSettled([toBackend, toClient]);
-    open.delete(client);
-    open.delete(upstream);
-  }
-
-  async function connectBackend(): Promise<Deno.TcpConn | undefined> {
-    // A backend retired between accept and connect has closed its port; the current one takes over.
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        return await Deno.connect({ hostname: LOOPBACK, port: current.addr.port });
-      } catch {
-        // Retried once with the backend current at that moment.
-      }
-    }
-    return undefined;
-  }
-
   return {
-    addr: listener.addr,
+    listening,
     reload(next: CertificatePair): void {
       if (stopping) throw new Error("the server is shutting down");
-      const backend = startBackend(next, options);
-      const previous = current;
-      current = backend;
-      const retired = previous.shutdown().finally(() => retiring.delete(retired));
-      retiring.add(retired);
+      checkPair(next);
+      server.setSecureContext({ cert: next.certPem, key: next.keyPem });
     },
     async shutdown(): Promise<void> {
       if (stopping) return;
       stopping = true;
-      listener.close();
-      await accepting;
-      await Promise.allSettled([current.shutdown(), ...retiring]);
-      // The backends have answered, but the last bytes may still be on their way through a relay;
-      // only a client that stops reading is cut off.
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const grace = new Promise<void>((resolve) => timer = setTimeout(resolve, RELAY_FLUSH_GRACE_MS));
-      await Promise.race([Promise.allSettled([...relays]), grace]);
-      clearTimeout(timer);
-      for (const conn of open) closeQuietly(conn);
-      await Promise.allSettled([...relays]);
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      const deadline = Date.now() + DRAIN_MS;
+      while (inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      // The handler has answered; let the last bytes reach the clients, then
+      // close every connection (idle keep-alive ones would hold the backend open).
+      await new Promise((r) => setTimeout(r, FLUSH_MS));
+      for (const socket of connections) socket.destroy();
+      await backend.shutdown();
+      await closed;
     },
   };
 }
 
-function startBackend(pair: CertificatePair, options: TlsServerOptions): Deno.HttpServer<Deno.NetAddr> {
-  let summary;
+/** Pipes one decrypted client connection to the handler's socket and back. */
+function relay(client: tls.TLSSocket, socketName: string, connections: Set<net.Socket>): void {
+  client.setNoDelay(true);
+  const upstream = net.connect(socketName);
+  connections.add(client);
+  connections.add(upstream);
+  const close = () => {
+    client.destroy();
+    upstream.destroy();
+    connections.delete(client);
+    connections.delete(upstream);
+  };
+  client.on("error", close);
+  upstream.on("error", close);
+  // A client that half-closes after its request still gets the answer: only
+  // the handler's side ending ends the connection.
+  client.on("end", () => upstream.end());
+  upstream.on("end", close);
+  client.on("close", close);
+  client.pipe(upstream, { end: false });
+  upstream.pipe(client, { end: false });
+}
+
+/** Refuses a pair that would fail every handshake, so that the previous one stays in use. */
+function checkPair(pair: CertificatePair): void {
+  let cert: X509Certificate;
   try {
-    summary = describeCertificate(pair.certPem);
+    cert = new X509Certificate(pair.certPem);
   } catch (error) {
     throw new Error(`the certificate is not a PEM X.509 certificate: ${(error as Error).message}`);
   }
-  if (summary.isCa) {
-    throw new Error("the certificate is a CA certificate; serve a leaf certificate issued by the CA");
-  }
+  if (cert.ca) throw new Error("the certificate is a CA certificate; serve a leaf certificate issued by the CA");
+  let matches: boolean;
   try {
-    return Deno.serve({
-      hostname: LOOPBACK,
-      port: 0,
-      cert: pair.certPem,
-      key: pair.keyPem,
-      onListen() {},
-      onError: options.onError,
-    }, options.handler);
+    matches = cert.checkPrivateKey(createPrivateKey(pair.keyPem));
   } catch (error) {
-    throw new Error(`the certificate and key cannot serve TLS: ${(error as Error).message}`);
+    throw new Error(`the key is not a PEM private key: ${(error as Error).message}`);
   }
-}
-
-async function pump(from: Deno.Conn, to: Deno.Conn): Promise<void> {
-  const buffer = new Uint8Array(RELAY_BUFFER_BYTES);
-  while (true) {
-    const n = await from.read(buffer);
-    if (n === null) return;
-    let written = 0;
-    while (written < n) written += await to.write(buffer.subarray(written, n));
-  }
-}
-
-function closeQuietly(conn: Deno.Conn): void {
-  try {
-    conn.close();
-  } catch {
-    // Already closed.
-  }
+  if (!matches) throw new Error("the certificate and key cannot serve TLS: the key does not match the certificate");
 }

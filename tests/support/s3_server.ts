@@ -13,6 +13,8 @@ export const S3_SECRET_KEY = "S3RVER";
 export interface S3Server {
   endpoint: string;
   port: number;
+  /** The server process (benchmarks account for its CPU). */
+  pid: number;
   dir: string;
   /** Stops it gracefully. */
   stop(): Promise<void>;
@@ -64,6 +66,7 @@ export async function startS3Server(
   return {
     endpoint: `http://127.0.0.1:${port}`,
     port,
+    pid: child.pid,
     dir: data,
     stop: () => end("SIGTERM"),
     kill: () => end("SIGKILL"),

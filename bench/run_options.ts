@@ -1,0 +1,90 @@
+/**
+ * What a run measures: the full sizes of issue 7, or the quick mode's
+ * small sizes and short windows (well under a minute, to keep the
+ * benchmarks working in CI).
+ *
+ * @module
+ */
+
+import type { PipelineCase } from "./pipeline_bench.ts";
+
+/** Names of the benchmarks, in the order they run. */
+export const BENCH_NAMES = ["pipeline", "latency", "burst", "webhook", "idle"] as const;
+
+/** One of {@linkcode BENCH_NAMES}. */
+export type BenchName = typeof BENCH_NAMES[number];
+
+/** Sizes and durations of a run. */
+export interface RunOptions {
+  quick: boolean;
+  /** Rewrite the reports from `results/latest.json` instead of measuring (after editing `findings.md`). */
+  reportOnly: boolean;
+  only: Set<BenchName>;
+  pipelineCases: PipelineCase[];
+  latencyCores: number;
+  smallCoreBytes: number;
+  burstCores: number;
+  webhook: { seconds: number; rounds: number; connections: number; variants: boolean; warmupSeconds: number };
+  idle: { pods: number; windowSeconds: number; rescanSeconds: number };
+}
+
+const MIB = 1024 * 1024;
+const GIB = 1024 * MIB;
+
+/**
+ * Reads `--quick`, `--report-only` and `--only=pipeline,webhook` from `args`.
+ *
+ * @throws {Error} for an unknown argument or benchmark name.
+ */
+export function parseRunOptions(args: string[]): RunOptions {
+  let quick = false;
+  let reportOnly = false;
+  let only = new Set<BenchName>(BENCH_NAMES);
+  for (const arg of args) {
+    if (arg === "--quick") quick = true;
+    else if (arg === "--report-only") reportOnly = true;
+    else if (arg.startsWith("--only=")) {
+      const names = arg.slice("--only=".length).split(",").filter(Boolean);
+      for (const name of names) {
+        if (!(BENCH_NAMES as readonly string[]).includes(name)) {
+          throw new Error(`unknown benchmark ${name}; one of ${BENCH_NAMES.join(", ")}`);
+        }
+      }
+      only = new Set(names as BenchName[]);
+    } else {
+      throw new Error(`unknown argument ${arg}; use --quick, --report-only and --only=${BENCH_NAMES.join(",")}`);
+    }
+  }
+  if (quick) {
+    return {
+      quick,
+      reportOnly,
+      only,
+      pipelineCases: [
+        { label: "16 MiB", sizeBytes: 16 * MIB, dataFraction: 0.125, repeats: 1 },
+        { label: "64 MiB", sizeBytes: 64 * MIB, dataFraction: 0.125, repeats: 1 },
+        { label: "256 MiB sparse", sizeBytes: 256 * MIB, dataFraction: 0.01, repeats: 1 },
+      ],
+      latencyCores: 8,
+      smallCoreBytes: MIB,
+      burstCores: 50,
+      webhook: { seconds: 1, rounds: 1, connections: 16, variants: false, warmupSeconds: 1 },
+      idle: { pods: 1000, windowSeconds: 6, rescanSeconds: 5 },
+    };
+  }
+  return {
+    quick,
+    reportOnly,
+    only,
+    pipelineCases: [
+      { label: "64 MiB", sizeBytes: 64 * MIB, dataFraction: 0.125, repeats: 5 },
+      { label: "1 GiB", sizeBytes: GIB, dataFraction: 0.125, repeats: 3 },
+      { label: "4 GiB sparse", sizeBytes: 4 * GIB, dataFraction: 0.01, repeats: 2 },
+    ],
+    latencyCores: 200,
+    smallCoreBytes: MIB,
+    burstCores: 1000,
+    webhook: { seconds: 10, rounds: 3, connections: 16, variants: true, warmupSeconds: 1 },
+    idle: { pods: 10_000, windowSeconds: 60, rescanSeconds: 60 },
+  };
+}

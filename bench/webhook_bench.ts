@@ -1,0 +1,348 @@
+/**
+ * Benchmark 4, the admission webhook: a realistic AdmissionReview (a
+ * Deployment's pod that opts in, so every request takes the full
+ * injection path and writes its log line) POSTed over TLS with keep-alive
+ * by wrk for a fixed time, against CoreDog's `/mutate` run as
+ * `deno task webhook` runs it, and in the same run against a bare
+ * Deno.serve TLS echo. Rounds alternate between the servers so that other
+ * load on the machine hits both alike.
+ *
+ * Each runs twice: on the machine's loopback, where Linux's delayed ACKs
+ * meet Deno.serve's Nagle-enabled TLS sockets (what kube-apiserver sees),
+ * and in a private network namespace with quick ACKs, where the servers'
+ * own capacity shows (see `support/net_namespace.ts`). Optional variants
+ * take the webhook apart (see `servers/webhook_variant.ts`).
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { freePort } from "../tests/support/s3_server.ts";
+import { cpuSeconds, type CpuShare, memoryStats, watchCpu } from "./support/proc_stats.ts";
+import { type ServerProcess, startServerProcess } from "./support/server_process.ts";
+import { median } from "./support/stats.ts";
+import { defaultNamespace, type NetNamespace, runIn, startQuickAckNamespace } from "./support/net_namespace.ts";
+import { type TlsFiles, writeTlsFiles } from "./support/tls_files.ts";
+import { runWrk, type WrkResult } from "./support/wrk.ts";
+
+const ROOT = new URL("../", import.meta.url).pathname;
+/** The AdmissionReview every request carries. */
+export const WEBHOOK_FIXTURE = "tests/fixtures/admission/deployment_pod.json";
+
+/** One server under load. */
+export interface WebhookTargetResult {
+  name: string;
+  description: string;
+  rounds: (WrkResult & { serverCpuCores: number; cpu: CpuShare })[];
+  requestsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** Server CPU per request, microseconds. */
+  cpuPerRequestUs: number;
+  /** VmHWM of the server after the runs. */
+  peakRssBytes: number;
+  /** One connection sending requests back to back: the latency of a lone caller, without queueing. */
+  single: WrkResult;
+}
+
+/** The servers measured on one network. */
+export interface WebhookNetworkResult {
+  /** `default` (the machine's loopback) or `quickack`. */
+  network: string;
+  coredog: WebhookTargetResult;
+  bare: WebhookTargetResult;
+  /** CoreDog req/s over the bare server's. */
+  ratio: number;
+  variants: WebhookTargetResult[];
+}
+
+/** Result of {@linkcode runWebhookBench}. */
+export interface WebhookResult {
+  fixture: string;
+  bodyBytes: number;
+  /** Size of CoreDog's answer (an AdmissionReview with a JSON patch). */
+  responseBytes: number;
+  connections: number;
+  seconds: number;
+  networks: WebhookNetworkResult[];
+  /** Why a network could not be measured, if one could not. */
+  skipped: string[];
+}
+
+/** Options of {@linkcode runWebhookBench}. */
+export interface WebhookBenchOptions {
+  workDir: string;
+  seconds: number;
+  rounds: number;
+  connections: number;
+  /** Also measure the variants that take the webhook apart. */
+  variants: boolean;
+  /** Load before the measured rounds, so that JIT warm-up does not count. */
+  warmupSeconds: number;
+  log: (line: string) => void;
+}
+
+/** A server to put under load: how to start it and what it must answer. */
+export interface Target {
+  name: string;
+  description: string;
+  start: (port: number, tls: TlsFiles, options: { logFile: string; ns: NetNamespace }) => Promise<ServerProcess>;
+  expectPatch: boolean;
+}
+
+/** Runs the load against CoreDog's webhook, the bare server and, optionally, the variants, on both networks. */
+export async function runWebhookBench(options: WebhookBenchOptions): Promise<WebhookResult> {
+  const { workDir, log } = options;
+  const tls = await writeTlsFiles(join(workDir, "tls"));
+  const body = await Deno.readTextFile(join(ROOT, WEBHOOK_FIXTURE));
+  const config = join(workDir, "webhook.yaml");
+  await Deno.writeTextFile(config, webhookConfigYaml(workDir));
+  const coredog = coredogTarget(config, {});
+  const bare = bareTarget();
+  const nodeHttps = variantTarget("node-https", "CoreDog's handler behind node:https (TCP_NODELAY), no relay");
+  const networks: WebhookNetworkResult[] = [];
+  const skipped: string[] = [];
+  let responseBytes = 0;
+
+  log("  network: default loopback (delayed ACKs, as kube-apiserver's node)");
+  const plain = defaultNamespace();
+  const first = await measureNetwork(plain, options.variants ? [coredog, bare, nodeHttps] : [coredog, bare]);
+  networks.push(first.result);
+  responseBytes = first.responseBytes;
+
+  let quick: NetNamespace | undefined;
+  try {
+    quick = await startQuickAckNamespace();
+  } catch (error) {
+    skipped.push(`quick-ACK namespace unavailable: ${(error as Error).message}`);
+    log(`  ${skipped.at(-1)}`);
+  }
+  if (quick) {
+    try {
+      log("  network: private namespace with quick ACKs (no 40 ms stalls: the servers' own capacity)");
+      const targets = options.variants
+        ? [
+          coredog,
+          bare,
+          variantTarget("direct", "CoreDog's handler on Deno.serve TLS, without the relay"),
+          variantTarget("relay-echo", "CoreDog's TLS relay in front of the bare echo"),
+          {
+            ...coredogTarget(config, { COREDOG_LOG_LEVEL: "warn" }),
+            name: "coredog-quiet",
+            description: "CoreDog's webhook with COREDOG_LOG_LEVEL=warn (no line per request)",
+          },
+          nodeHttps,
+        ]
+        : [coredog, bare];
+      networks.push((await measureNetwork(quick, targets)).result);
+    } finally {
+      await quick.close();
+    }
+  }
+  return {
+    fixture: WEBHOOK_FIXTURE,
+    bodyBytes: new TextEncoder().encode(body).length,
+    responseBytes,
+    connections: options.connections,
+    seconds: options.seconds,
+    networks,
+    skipped,
+  };
+
+  async function measureNetwork(
+    ns: NetNamespace,
+    targets: Target[],
+  ): Promise<{ result: WebhookNetworkResult; responseBytes: number }> {
+    const servers = new Map<string, { server: ServerProcess; url: string }>();
+    let answerBytes = 0;
+    try {
+      for (const target of targets) {
+        const port = freePort();
+        const logFile = join(workDir, `${ns.name}-${target.name}.log`);
+        const server = await target.start(port, tls, { logFile, ns });
+        servers.set(target.name, { server, url: `https://127.0.0.1:${port}/mutate` });
+        const bytes = await checkAnswer(ns, `https://127.0.0.1:${port}/mutate`, tls, target.expectPatch);
+        if (target.name === "coredog") answerBytes = bytes;
+        // Warm-up: JIT and TLS session set-up do not belong to the figures.
+        await runWrk(servers.get(target.name)!.url, {
+          body,
+          seconds: options.warmupSeconds,
+          connections: options.connections,
+          scratchDir: workDir,
+          wrap: ns.wrap,
+        });
+      }
+      const rounds = new Map<string, WebhookTargetResult["rounds"]>(targets.map((t) => [t.name, []]));
+      for (let round = 0; round < options.rounds; round++) {
+        const order = round % 2 === 0 ? targets : [...targets].reverse();
+        for (const target of order) {
+          const { server, url } = servers.get(target.name)!;
+          const cpu0 = cpuSeconds(server.pid);
+          const watch = watchCpu([server.pid]);
+          const result = await runWrk(url, {
+            body,
+            seconds: options.seconds,
+            connections: options.connections,
+            scratchDir: workDir,
+            wrap: ns.wrap,
+          });
+          const cpu = watch.stop();
+          const serverCpuCores = (cpuSeconds(server.pid) - cpu0) / options.seconds;
+          rounds.get(target.name)!.push({ ...result, serverCpuCores, cpu });
+          log(
+            `  ${ns.name} ${target.name} round ${round + 1}: ${result.requestsPerSecond.toFixed(0)} req/s, ` +
+              `p50 ${result.p50Ms.toFixed(2)} ms, p99 ${result.p99Ms.toFixed(2)} ms, errors ${result.errors}, ` +
+              `server CPU ${serverCpuCores.toFixed(2)} cores, foreign load ${cpu.foreignCores.toFixed(2)} cores`,
+          );
+        }
+      }
+      const single = new Map<string, WrkResult>();
+      for (const target of targets) {
+        const result = await runWrk(servers.get(target.name)!.url, {
+          body,
+          seconds: Math.max(1, Math.round(options.seconds / 2)),
+          connections: 1,
+          scratchDir: workDir,
+          wrap: ns.wrap,
+        });
+        single.set(target.name, result);
+        log(
+          `  ${ns.name} ${target.name} one connection: ${result.requestsPerSecond.toFixed(0)} req/s, ` +
+            `p50 ${result.p50Ms.toFixed(2)} ms, p99 ${result.p99Ms.toFixed(2)} ms`,
+        );
+      }
+      const results = targets.map((t) =>
+        summarize(t, rounds.get(t.name)!, { pid: servers.get(t.name)!.server.pid, single: single.get(t.name)! })
+      );
+      const [coredogResult, bareResult, ...variants] = results;
+      return {
+        result: {
+          network: ns.name,
+          coredog: coredogResult,
+          bare: bareResult,
+          ratio: coredogResult.requestsPerSecond / bareResult.requestsPerSecond,
+          variants,
+        },
+        responseBytes: answerBytes,
+      };
+    } finally {
+      for (const { server } of servers.values()) await server.stop();
+    }
+  }
+}
+
+/** The webhook reads the watcher's configuration for `CorefileDir`; storage settings do not matter to it. */
+export function webhookConfigYaml(workDir: string): string {
+  return [
+    "CorefileDir: /data/coredog-system/dumps",
+    "StorageConfig:",
+    "  protocol: local",
+    `  CFSMountPath: ${join(workDir, "bucket")}`,
+    "",
+  ].join("\n");
+}
+
+/** CoreDog's webhook entrypoint with the permissions of the `webhook` task. */
+export function coredogTarget(config: string, env: Record<string, string>): Target {
+  return {
+    name: "coredog",
+    description: "CoreDog's webhook (`deno task webhook`): TLS relay, handler, a log line per request",
+    expectPatch: true,
+    start: (port, tls, { logFile, ns }) =>
+      startServerProcess([
+        "run",
+        "--allow-read",
+        "--allow-net",
+        "--allow-env",
+        "src/webhook/main.ts",
+        "--config",
+        config,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        String(port),
+        "--tls-cert",
+        tls.certFile,
+        "--tls-key",
+        tls.keyFile,
+        "--health-port",
+        "0",
+        "--shutdown-delay",
+        "0",
+      ], { cwd: ROOT, logFile, port, env, wrap: ns.wrap }),
+  };
+}
+
+function bareTarget(): Target {
+  return {
+    name: "bare",
+    description: "bare Deno.serve TLS echo",
+    expectPatch: false,
+    start: (port, tls, { logFile, ns }) =>
+      startServerProcess(
+        ["run", "--allow-net", "--allow-read", "bench/servers/echo_server.ts", String(port), tls.certFile, tls.keyFile],
+        { cwd: ROOT, logFile, port, wrap: ns.wrap },
+      ),
+  };
+}
+
+function variantTarget(mode: string, description: string): Target {
+  return {
+    name: mode,
+    description,
+    expectPatch: mode !== "relay-echo",
+    start: (port, tls, { logFile, ns }) =>
+      startServerProcess([
+        "run",
+        "--allow-net",
+        "--allow-read",
+        "--allow-env",
+        "bench/servers/webhook_variant.ts",
+        mode,
+        String(port),
+        tls.certFile,
+        tls.keyFile,
+      ], { cwd: ROOT, logFile, port, wrap: ns.wrap }),
+  };
+}
+
+/** One request first, with curl: a server that answers wrongly must not be measured. Returns the answer's size. */
+async function checkAnswer(ns: NetNamespace, url: string, tls: TlsFiles, expectPatch: boolean): Promise<number> {
+  const text = await runIn(ns, [
+    "curl",
+    "-sS",
+    "-f",
+    "--cacert",
+    tls.caFile,
+    "-H",
+    "content-type: application/json",
+    "--data-binary",
+    `@${join(ROOT, WEBHOOK_FIXTURE)}`,
+    url,
+  ]);
+  const answer = JSON.parse(text);
+  if (expectPatch && !(answer?.response?.allowed === true && typeof answer.response.patch === "string")) {
+    throw new Error(`${url} answered without a patch: ${text.slice(0, 300)}`);
+  }
+  return new TextEncoder().encode(text).length;
+}
+
+function summarize(
+  target: Target,
+  rounds: WebhookTargetResult["rounds"],
+  options: { pid: number; single: WrkResult },
+): WebhookTargetResult {
+  const rps = median(rounds.map((r) => r.requestsPerSecond));
+  const cpuPerRequest = median(rounds.map((r) => r.serverCpuCores / r.requestsPerSecond));
+  return {
+    name: target.name,
+    description: target.description,
+    rounds,
+    requestsPerSecond: rps,
+    p50Ms: median(rounds.map((r) => r.p50Ms)),
+    p99Ms: median(rounds.map((r) => r.p99Ms)),
+    cpuPerRequestUs: cpuPerRequest * 1e6,
+    peakRssBytes: memoryStats(options.pid).peakRssBytes,
+    single: options.single,
+  };
+}
