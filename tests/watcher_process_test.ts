@@ -6,18 +6,11 @@
 import assert from "node:assert/strict";
 import { exists, waitFor } from "./support/harness.ts";
 import { runDeno } from "./support/process.ts";
+import { taskRunArgs } from "./support/tasks.ts";
 import { listKeys, testS3Client } from "./support/s3_client.ts";
 import { freePort, S3_ACCESS_KEY, S3_SECRET_KEY, startS3Server } from "./support/s3_server.ts";
 
-const WATCHER = [
-  "run",
-  "--allow-read",
-  "--allow-write",
-  "--allow-net",
-  "--allow-env",
-  "--allow-sys",
-  "src/watcher/main.ts",
-];
+const WATCHER = taskRunArgs("watcher");
 
 Deno.test("the watcher process logs the seed's lines, serves its probes and metrics, and stops cleanly on SIGTERM", async () => {
   const dir = await Deno.makeTempDir({ prefix: "coredog-proc-" });

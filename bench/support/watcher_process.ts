@@ -10,19 +10,12 @@
  */
 
 import { join } from "node:path";
+import { taskRunArgs } from "../../tests/support/tasks.ts";
 import { S3_ACCESS_KEY, S3_SECRET_KEY } from "./s3_process.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 /** The permissions of the `watcher` task in deno.json. */
-const WATCHER_ARGS = [
-  "run",
-  "--allow-read",
-  "--allow-write",
-  "--allow-net",
-  "--allow-env",
-  "--allow-sys",
-  "src/watcher/main.ts",
-];
+const WATCHER_ARGS = taskRunArgs("watcher");
 
 /** Options of {@linkcode startWatcherProcess}. */
 export interface WatcherProcessOptions {

@@ -4,6 +4,7 @@
  */
 
 import { runDeno, type RunningProcess } from "./process.ts";
+import { taskRunArgs } from "./tasks.ts";
 import { freePort, S3_ACCESS_KEY, S3_SECRET_KEY } from "./s3_server.ts";
 
 /** A running watcher process. */
@@ -52,17 +53,9 @@ export async function startWatcherProcess(configPath: string, options: WatcherPr
       "",
     ].join("\n"),
   );
-  const process = runDeno([
-    "run",
-    "--allow-read",
-    "--allow-write",
-    "--allow-net",
-    "--allow-env",
-    "--allow-sys",
-    "src/watcher/main.ts",
-    "--config",
-    configPath,
-  ], { env: { COREDOG_S3_ACCESS_KEY_ID: S3_ACCESS_KEY, COREDOG_S3_SECRET_ACCESS_KEY: S3_SECRET_KEY } });
+  const process = runDeno([...taskRunArgs("watcher"), "--config", configPath], {
+    env: { COREDOG_S3_ACCESS_KEY_ID: S3_ACCESS_KEY, COREDOG_S3_SECRET_ACCESS_KEY: S3_SECRET_KEY },
+  });
   return {
     ...process,
     metricsPort,
