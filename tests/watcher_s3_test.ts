@@ -134,10 +134,11 @@ Deno.test({
       await Deno.mkdir(`${root}/ns/pod-1/app`, { recursive: true });
       // First: half a core, closed, then the rest appended: stored whole.
       const path = `${root}/ns/pod-1/app/core.1`;
-      await Deno.writeFile(path, core.slice(0, core.length / 2));
+      const half = Math.floor(core.length / 2);
+      await Deno.writeFile(path, core.slice(0, half));
       await new Promise((r) => setTimeout(r, 1000));
       assert.deepEqual(await listKeys(client), [], "half a core is not uploaded at once");
-      await Deno.writeFile(path, core.slice(core.length / 2), { append: true });
+      await Deno.writeFile(path, core.slice(half), { append: true });
       await waitFor("the complete core", async () => (await listKeys(client)).length === 2);
       let metadataKey = (await listKeys(client)).find((k) => k.endsWith(".json"))!;
       let metadata = JSON.parse(new TextDecoder().decode(await getBytes(client, metadataKey)));
@@ -146,13 +147,13 @@ Deno.test({
 
       // Then: half a core that never completes: stored after the timeout, marked truncated.
       const cut = `${root}/ns/pod-1/app/core.2`;
-      await Deno.writeFile(cut, core.slice(0, core.length / 2));
+      await Deno.writeFile(cut, core.slice(0, half));
       await waitFor("the truncated core", async () => (await listKeys(client)).length === 4);
       metadataKey = (await listKeys(client)).find((k) => k.endsWith(".json") && k !== metadataKey)!;
       metadata = JSON.parse(new TextDecoder().decode(await getBytes(client, metadataKey)));
       assert.equal(metadata.corefile.truncated, true);
       assert.equal(metadata.corefile.expectedBytes, core.length);
-      assert.equal(metadata.corefile.rawBytes, core.length / 2);
+      assert.equal(metadata.corefile.rawBytes, half);
       assert.ok(metadata.problems.some((p: string) => p.startsWith("truncated:")));
       await waitFor("the message", () => test.messages.length === 2);
     } finally {
