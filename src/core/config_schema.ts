@@ -133,7 +133,8 @@ export const WATCHER_KEYS: SectionSpec = {
   RescanSeconds: {
     type: { kind: "int", min: 5, max: 3600 },
     default: 60,
-    doc: "Interval of the full rescan that catches files the file-system events missed.",
+    doc:
+      "Interval of the rescan that catches files the file-system events missed; directories unchanged since they were last read are not read again, except on every tenth rescan.",
   },
   UploadConcurrency: {
     type: { kind: "int", min: 1, max: 16 },

@@ -35,27 +35,27 @@ export interface DiskLimits {
 }
 
 /** What to delete, and why. */
-export interface DiskActions {
+export interface DiskActions<T extends LocalCore = LocalCore> {
   /** Stored copies to delete (oldest first). */
-  evict: LocalCore[];
+  evict: T[];
   /** Cores not yet stored to drop (newest first): the node would run out otherwise. */
-  drop: LocalCore[];
+  drop: T[];
   /** True when the dump root stays over `MaxUse` with cores not yet stored (kept while there is room). */
   overMaxUse: boolean;
 }
 
 /** Decides what to delete so that the dump root and its file system stay within `limits`. */
-export function planDiskActions(
-  cores: LocalCore[],
+export function planDiskActions<T extends LocalCore>(
+  cores: T[],
   state: { usedBytes: number; freeBytes: number; limits: DiskLimits },
-): DiskActions {
+): DiskActions<T> {
   const { maxUseBytes, keepFreeBytes } = state.limits;
   let used = state.usedBytes;
   let free = state.freeBytes;
   const overUse = () => maxUseBytes !== undefined && used > maxUseBytes;
   const underFree = () => keepFreeBytes !== undefined && free < keepFreeBytes;
-  const evict: LocalCore[] = [];
-  const drop: LocalCore[] = [];
+  const evict: T[] = [];
+  const drop: T[] = [];
   const stored = cores.filter((c) => c.stored && !c.busy).sort((a, b) => a.mtimeMs - b.mtimeMs);
   for (const core of stored) {
     if (!overUse() && !underFree()) break;

@@ -72,10 +72,9 @@ export class DiskGuard {
     };
     const plan = planDiskActions(cores, { usedBytes, freeBytes: space.freeBytes, limits });
     for (const core of plan.evict) {
-      const file = cores.find((c) => c.path === core.path)!;
       if (!this.#scheduler.claim(core.path)) continue;
-      if (await removeIfSame(core.path, file)) {
-        await this.#deps.ledger.forget(await coreId(file));
+      if (await removeIfSame(core.path, core)) {
+        await this.#deps.ledger.forget(await coreId(core));
         metrics.evicted.inc();
         logger.warn("deleted the local copy of a stored core to free space", {
           path: core.path,
@@ -86,9 +85,8 @@ export class DiskGuard {
       }
     }
     for (const core of plan.drop) {
-      const file = cores.find((c) => c.path === core.path)!;
       if (!this.#scheduler.claim(core.path)) continue;
-      await dropUnstored(file, {
+      await dropUnstored(core, {
         code: "disk-full",
         text: `the node's disk is nearly full (${humanBytes(space.freeBytes)} free, Watcher.KeepFree is ${
           describeSize(config.watcher.keepFree)

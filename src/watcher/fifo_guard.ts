@@ -57,11 +57,6 @@ export class FifoGuard {
     }
   }
 
-  /** Number of FIFOs held. */
-  size(): number {
-    return this.#held.size;
-  }
-
   #close(path: string): void {
     const held = this.#held.get(path);
     this.#held.delete(path);

@@ -116,6 +116,7 @@ export async function startWatcher(options: WatcherOptions): Promise<Watcher> {
       if (!ready) logger.info("initial scan complete; watching", { root: config.corefileDir });
       ready = true;
       guard.check();
+      deps.cap.prune(Date.now());
       // The directory sweep asks the API about each old empty pod directory: not more than every ten minutes.
       if (hygiene && !sweeping && Date.now() - lastSweep > 10 * 60_000) {
         lastSweep = Date.now();
