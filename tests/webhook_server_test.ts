@@ -46,7 +46,9 @@ async function leafOf(ca: CertificateAuthority) {
 }
 
 /** Starts a webhook on a fake Secret volume; with `withCertificate: false` the volume starts empty. */
-async function startWebhook(options: { withCertificate?: boolean } = {}): Promise<Running> {
+async function startWebhook(
+  options: { withCertificate?: boolean; certCheckIntervalMs?: number } = {},
+): Promise<Running> {
   const dir = await Deno.makeTempDir({ prefix: "coredog-webhook-" });
   const secret = await createSecretVolume(dir);
   const ca = await newCa();
@@ -59,7 +61,7 @@ async function startWebhook(options: { withCertificate?: boolean } = {}): Promis
     hostname: "127.0.0.1",
     port: 0,
     healthPort: 0,
-    certCheckIntervalMs: 50,
+    certCheckIntervalMs: options.certCheckIntervalMs ?? 50,
     logger: createLogger({ level: "debug", write: (line) => logs.push(line) }),
   });
   const running: Running = {
@@ -430,6 +432,28 @@ Deno.test("a broken certificate update is refused and the previous certificate k
       "the good pair to load",
       () => running.server.metrics.certificateLoads.get({ result: "loaded" }) === 2,
     );
+    assert.equal((await postFixture(running, "deployment_pod.json")).status, 200);
+  } finally {
+    await running.stop();
+  }
+});
+
+Deno.test("rotating the Secret many times never reports a good certificate as broken", async () => {
+  // A look every millisecond races the kubelet-style swap and removal of
+  // 200 rotations, so that some reads straddle a swap.
+  const running = await startWebhook({ certCheckIntervalMs: 1 });
+  try {
+    const pairs = [await leafOf(running.ca), await leafOf(running.ca)];
+    for (let i = 0; i < 200; i++) {
+      await running.secret.update(pairs[i % 2]);
+      await new Promise((resolve) => setTimeout(resolve, i % 3));
+    }
+    // Let the reloader take at least one more look after the last swap.
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    const metrics = running.server.metrics;
+    assert.equal(metrics.certificateLoads.get({ result: "failed" }), 0, running.logs.join("\n"));
+    assert.deepEqual(running.logs.filter((l) => l.includes("level=warn") || l.includes("level=error")), []);
+    assert.ok(metrics.certificateLoads.get({ result: "loaded" }) >= 2);
     assert.equal((await postFixture(running, "deployment_pod.json")).status, 200);
   } finally {
     await running.stop();

@@ -4,10 +4,10 @@
  * Kubernetes updates a Secret volume by writing a new directory and
  * swapping the `..data` symlink, so the files' own mtimes and inotify
  * watches on them say little. The reloader rereads both files on a timer
- * and applies the pair when its contents change. A pair that fails (a
- * certificate read just before the swap and a key just after) is not
- * retried until the files change again, which the next look usually
- * shows.
+ * and applies the pair when its contents change. The certificate is read
+ * again after the key: a swap between the two reads would otherwise pair
+ * the old certificate with the new key and report a rotation that is fine
+ * as broken. A pair that fails is not retried until the files change.
  *
  * @module
  */
@@ -30,6 +30,30 @@ export interface CertificateReloaderOptions {
   logger: Logger;
   /** Time between looks at the files, ms; 5000 by default. */
   intervalMs?: number;
+}
+
+/** Reads of a pair that saw a swap between them before the look gives up until the next interval. */
+const TORN_READ_ATTEMPTS = 5;
+
+/**
+ * Reads the certificate, the key, then the certificate again, so that a
+ * pair is only returned when no swap happened between the reads that
+ * matter. Returns undefined when every attempt saw a swap; throws the last
+ * read error when every attempt failed.
+ */
+async function readConsistentPair(files: CertificateFiles): Promise<CertificatePair | undefined> {
+  for (let attempt = 1; attempt <= TORN_READ_ATTEMPTS; attempt++) {
+    try {
+      const certPem = await Deno.readTextFile(files.certFile);
+      const keyPem = await Deno.readTextFile(files.keyFile);
+      if (await Deno.readTextFile(files.certFile) === certPem) return { certPem, keyPem };
+    } catch (error) {
+      // The kubelet removes the old data directory right after the swap, so
+      // a read that started there can fail once; only a lasting failure counts.
+      if (attempt === TORN_READ_ATTEMPTS) throw error;
+    }
+  }
+  return undefined;
 }
 
 /** A running reloader. */
@@ -57,12 +81,9 @@ export function watchCertificateFiles(
   let stopped = false;
 
   async function look(): Promise<void> {
-    let pair: CertificatePair;
+    let pair: CertificatePair | undefined;
     try {
-      pair = {
-        certPem: await Deno.readTextFile(files.certFile),
-        keyPem: await Deno.readTextFile(files.keyFile),
-      };
+      pair = await readConsistentPair(files);
     } catch (error) {
       const message = (error as Error).message;
       if (message !== lastReadError) {
@@ -77,6 +98,10 @@ export function watchCertificateFiles(
       return;
     }
     lastReadError = undefined;
+    if (!pair) {
+      logger.debug("the certificate files kept changing while read; looking again later", { cert: files.certFile });
+      return;
+    }
     const fingerprint = `${pair.certPem}\u0000${pair.keyPem}`;
     if (fingerprint === applied || fingerprint === failed) return;
     try {
