@@ -22,8 +22,11 @@ RUN deno install --frozen --entrypoint src/watcher/main.ts src/webhook/main.ts
 # The watcher reads the dump root, deletes stored cores and writes its ledger wherever the
 # configuration says, talks to S3, the chat APIs and the Kubernetes API, reads the AWS SDK's
 # environment and the node's hostname and addresses.
+# File events run in a worker (src/watcher/fs_events.ts), whose module `deno compile` embeds only
+# when it is named with --include.
 RUN deno compile --frozen --exclude-unused-npm \
       --allow-read --allow-write --allow-net --allow-env --allow-sys \
+      --include src/watcher/fs_event_worker.ts \
       --output /out/coredog-watcher src/watcher/main.ts
 # The webhook reads its configuration, certificate and service account, listens and talks to the
 # Kubernetes API, reads only its own variables (and the two the yaml parser looks at), and writes

@@ -47,6 +47,36 @@ Deno.test("each role is compiled from the pinned Deno image with the frozen lock
   assert.ok(!compiles.some((c) => /--allow-all|-A /.test(c)));
 });
 
+/** Modules started with `new Worker(new URL("./x.ts", import.meta.url))` anywhere under `src/`, as repository paths. */
+async function workerModules(): Promise<string[]> {
+  const found: string[] = [];
+  async function walk(dir: string): Promise<void> {
+    for await (const entry of Deno.readDir(new URL(dir, ROOT))) {
+      const path = `${dir}${entry.name}`;
+      if (entry.isDirectory) {
+        await walk(`${path}/`);
+      } else if (entry.name.endsWith(".ts")) {
+        const text = await Deno.readTextFile(new URL(path, ROOT));
+        for (const match of text.matchAll(/new Worker\(\s*new URL\("\.\/([^"]+)", import\.meta\.url\)/g)) {
+          found.push(`${dir}${match[1]}`);
+        }
+      }
+    }
+  }
+  await walk("src/");
+  return found.sort();
+}
+
+Deno.test("every worker module is embedded with --include in the executable that starts it", async () => {
+  // deno compile leaves worker modules out unless named; the executable would then fail at the first watch.
+  const workers = await workerModules();
+  assert.deepEqual(workers, ["src/watcher/fs_event_worker.ts"]);
+  const watcher = compileCommands().find((c) => c.includes("src/watcher/main.ts"))!;
+  for (const worker of workers) assert.ok(watcher.includes(`--include ${worker} `), `${worker} in: ${watcher}`);
+  const webhook = compileCommands().find((c) => c.includes("src/webhook/main.ts"))!;
+  assert.ok(!webhook.includes("--include"), "the webhook starts no worker");
+});
+
 Deno.test("the runtime stage is distroless, holds both executables where the chart runs them, and is non-root", async () => {
   const stages = dockerfile.split(/^FROM /m).slice(1);
   const runtime = stages.at(-1)!;

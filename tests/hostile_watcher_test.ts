@@ -81,6 +81,78 @@ Deno.test("hostile: symlinks to a secret and to another pod's core, a hard link,
   }
 });
 
+/** True while a thread of this process waits in open() for a FIFO's other end. */
+async function threadWaitsOnFifo(): Promise<boolean> {
+  for await (const task of Deno.readDir("/proc/self/task")) {
+    try {
+      if ((await Deno.readTextFile(`/proc/self/task/${task.name}/wchan`)).trim() === "wait_for_partner") return true;
+    } catch {
+      // the thread ended
+    }
+  }
+  return false;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * Makes FIFOs in `dir` and removes each as soon as Deno's event thread
+ * waits on it, until one is removed before the watcher could hold it: that
+ * thread then waits for good. The watcher usually holds a new FIFO within
+ * milliseconds, so this can take a few tries. Returns the tries.
+ */
+async function strandEventThread(dir: string): Promise<number> {
+  for (let attempt = 1; attempt <= 30; attempt++) {
+    const fifo = `${dir}/core.fifo-${attempt}`;
+    await new Deno.Command("mkfifo", { args: [fifo] }).output();
+    let waiting = false;
+    for (let i = 0; i < 100 && !waiting; i++) {
+      waiting = await threadWaitsOnFifo();
+      if (!waiting) await sleep(10);
+    }
+    await Deno.remove(fifo);
+    await sleep(100);
+    if (waiting && await threadWaitsOnFifo()) return attempt;
+  }
+  throw new Error("Deno's event thread never stayed on a removed FIFO in 30 tries");
+}
+
+Deno.test("hostile: a FIFO removed while Deno's event thread waits on it stops neither detection nor shutdown", async () => {
+  const dir = await scratch();
+  const root = `${dir}/dumps`;
+  const podDir = `${root}/ns/victim/app`;
+  await Deno.mkdir(podDir, { recursive: true });
+  // Rescans are far apart, so a core found quickly was found by file events.
+  const test = await startTestWatcher({ root, localDir: `${dir}/bucket`, watcherYaml: ["RescanSeconds: 3600"] });
+  let stopped = false;
+  try {
+    const tries = await strandEventThread(podDir);
+    await Deno.writeTextFile(`${podDir}/core.during`, "crash while events are stuck");
+    await waitFor("the core written during the stall", () => test.watcher.metrics.coresUploaded.get() === 1);
+    await waitFor("the watch to be restarted", () => test.logs.some((l) => l.includes("restarting the file watch")));
+    await waitFor("events to flow again", () => test.logs.some((l) => l.includes("file events flowing again")));
+    await Deno.writeTextFile(`${podDir}/core.after`, "crash after the restart");
+    await waitFor("the core written after the restart", () => test.watcher.metrics.coresUploaded.get() === 2, 5000);
+    const stalls = test.logs.filter((l) => l.includes("file events stalled; rescanning the dump root"));
+    assert.equal(stalls.length, 1, stalls.join("\n"));
+    // Closing a watch whose thread is stuck froze Deno's whole isolate before the watch moved into a worker.
+    const stopping = test.stop().then(() => stopped = true);
+    await waitFor("the watcher to stop", () => stopped, 5000);
+    await stopping;
+    table.add({
+      scenario: "FIFO removed while the event thread waits on it",
+      outcome: "watch restarted, events flow again, clean stop",
+      figures: `2 cores stored; ${tries} FIFO(s) made to strand the thread`,
+      bytesLost: 0,
+    });
+  } finally {
+    if (!stopped) await test.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("hostile: a tree 1,000 levels deep and 100,000 empty directories do not stop the watcher", async () => {
   const dir = await scratch();
   const root = `${dir}/dumps`;

@@ -9,9 +9,12 @@
  * rescans periodically, and rebuilds the watch when the root is replaced.
  * The event loop itself only records paths and never awaits.
  *
- * A canary file at the root is touched every few seconds; when its event
- * does not come back, the event stream is stalled (a FIFO, see
- * `fifo_guard.ts`, or a lost watch) and a rescan runs at once.
+ * A canary file at the root is touched every second; when its event does
+ * not come back, the event stream is stalled (a FIFO, see `fifo_guard.ts`,
+ * or a lost watch) and a rescan runs at once, which holds any FIFO it
+ * finds. When that does not free the stream (the FIFO was removed while
+ * Deno's event thread waited on it), the watch is thrown away and started
+ * again (see `fs_events.ts`), a bounded number of times.
  *
  * @module
  */
@@ -21,6 +24,7 @@ import { join } from "node:path";
 import { directoryDepth } from "../core/dump_path.ts";
 import type { Logger } from "../log.ts";
 import { FifoGuard } from "./fifo_guard.ts";
+import { type FileEventStream, watchFileEvents } from "./fs_events.ts";
 
 /** Directories deeper than this below the root are not scanned. */
 export const MAX_DEPTH = 8;
@@ -38,7 +42,13 @@ const RECENT_MS = 2000;
 /** Directory entries handled between two yields to the event loop during a walk. */
 const WALK_CHUNK = 2000;
 /** How often the root's presence and the event stream are checked, ms. */
-const ROOT_CHECK_MS = 5000;
+const CHECK_MS = 1000;
+/**
+ * Times a stalled watch is replaced. Each replacement leaves a thread
+ * blocked for good (nothing can wake it), so the count is bounded; past
+ * it, rescans alone find cores.
+ */
+export const MAX_WATCH_RESTARTS = 16;
 /** Name of the canary file at the root; never a core (no namespace starts with a dot). */
 export const CANARY_NAME = ".coredog-watch-canary";
 
@@ -64,7 +74,7 @@ export interface DiscoveryOptions {
 /** Watches the dump root. */
 export class Discovery {
   #options: DiscoveryOptions;
-  #watcher: Deno.FsWatcher | undefined;
+  #watcher: FileEventStream | undefined;
   #rootIno: number | undefined;
   #hints = new Map<string, boolean>();
   #draining = false;
@@ -79,6 +89,10 @@ export class Discovery {
   #canary: string;
   #canarySeen = true;
   #stalled = false;
+  /** Checks in a row that found the canary's event missing, since the last restart of the watch. */
+  #stalledChecks = 0;
+  #watchRestarts = 0;
+  #checking = false;
 
   constructor(options: DiscoveryOptions) {
     this.#options = options;
@@ -88,9 +102,9 @@ export class Discovery {
   /** Prepares the root, starts the watch and runs the first full scan. */
   async start(): Promise<void> {
     await this.#ensureRoot();
-    this.#watch();
+    await this.#watch();
     await this.#checkEvents();
-    this.#timers.push(setInterval(() => this.#checkRoot(), ROOT_CHECK_MS));
+    this.#timers.push(setInterval(() => this.#checkRoot(), CHECK_MS));
     this.#timers.push(setInterval(() => this.scan(), this.#options.rescanMs));
     await this.scan();
   }
@@ -101,8 +115,8 @@ export class Discovery {
     for (const timer of this.#timers) clearInterval(timer);
     this.#closeWatch();
     await this.#scanning;
-    // FIFOs stay held: Deno's event thread outlives a closed watch, and
-    // releasing a FIFO is itself an event that would block that thread.
+    // FIFOs stay held: a watch thrown away may still have a thread waiting
+    // on one, and releasing it would leave that thread blocked for good.
   }
 
   /** Walks the whole tree now (a rescan already running is joined). */
@@ -122,43 +136,36 @@ export class Discovery {
     return this.#scanning;
   }
 
-  #watch(): void {
-    try {
-      this.#watcher = Deno.watchFs(this.#options.root, { recursive: true });
-    } catch (error) {
-      this.#options.logger.warn("file events unavailable; relying on rescans", {
-        root: this.#options.root,
-        rescan_seconds: this.#options.rescanMs / 1000,
-        error: String(error),
-      });
-      return;
-    }
-    const watcher = this.#watcher;
-    (async () => {
-      try {
-        for await (const event of watcher) {
-          const closed = event.kind === "access";
-          for (const path of event.paths) {
-            if (path === this.#canary) {
-              this.#canarySeen = true;
-              continue;
-            }
-            this.#hints.set(path, closed || (this.#hints.get(path) ?? false));
+  /** Starts the watch; resolves once events flow or the watch failed (rescans then find everything). */
+  async #watch(): Promise<void> {
+    let started = false;
+    const stream = watchFileEvents(this.#options.root, {
+      onEvent: (kind, paths) => {
+        const closed = kind === "access";
+        for (const path of paths) {
+          if (path === this.#canary) {
+            this.#canarySeen = true;
+            continue;
           }
-          this.#drainSoon();
+          this.#hints.set(path, closed || (this.#hints.get(path) ?? false));
         }
-      } catch (error) {
-        if (!this.#stopped) this.#options.logger.warn("file event stream ended", { error: String(error) });
-      }
-    })();
+        this.#drainSoon();
+      },
+      onError: (message) => {
+        if (this.#stopped || this.#watcher !== stream) return;
+        this.#options.logger.warn(started ? "file event stream ended" : "file events unavailable; relying on rescans", {
+          root: this.#options.root,
+          rescan_seconds: this.#options.rescanMs / 1000,
+          error: message,
+        });
+      },
+    });
+    this.#watcher = stream;
+    started = await stream.ready;
   }
 
   #closeWatch(): void {
-    try {
-      this.#watcher?.close();
-    } catch {
-      // already closed
-    }
+    this.#watcher?.close();
     this.#watcher = undefined;
   }
 
@@ -338,23 +345,24 @@ export class Discovery {
       this.#options.logger.error("cannot recreate the dump root", { root: this.#options.root, error: String(error) });
       return;
     }
-    this.#watch();
+    await this.#watch();
     await this.scan();
   }
 
-  /** Touches the canary; rescans when the previous touch produced no event. */
+  /**
+   * Touches the canary. When the previous touch produced no event, the
+   * first time a rescan holds any FIFO that blocks the event thread; the
+   * second time the watch is replaced.
+   */
   async #checkEvents(): Promise<void> {
-    if (!this.#watcher) return;
-    if (!this.#canarySeen) {
-      if (!this.#stalled) {
-        this.#options.logger.warn("file events stalled; rescanning the dump root", { root: this.#options.root });
-      }
-      this.#stalled = true;
-      await this.scan();
-    } else if (this.#stalled) {
-      this.#options.logger.info("file events flowing again", { root: this.#options.root });
-      this.#stalled = false;
+    if (!this.#watcher || this.#checking) return;
+    this.#checking = true;
+    try {
+      await this.#reactToCanary();
+    } finally {
+      this.#checking = false;
     }
+    if (this.#stopped) return;
     this.#canarySeen = false;
     try {
       const now = new Date();
@@ -369,6 +377,44 @@ export class Discovery {
         error: String(error),
       });
     }
+  }
+
+  async #reactToCanary(): Promise<void> {
+    const root = this.#options.root;
+    if (this.#canarySeen) {
+      if (this.#stalled) this.#options.logger.info("file events flowing again", { root });
+      this.#stalled = false;
+      this.#stalledChecks = 0;
+      return;
+    }
+    if (!this.#stalled) this.#options.logger.warn("file events stalled; rescanning the dump root", { root });
+    this.#stalled = true;
+    this.#stalledChecks++;
+    if (this.#stalledChecks === 1) {
+      await this.scan();
+      return;
+    }
+    if (this.#stalledChecks !== 2) return;
+    if (this.#watchRestarts >= MAX_WATCH_RESTARTS) {
+      this.#logOnce("watch-restarts", "file events stay stalled; cores are found by rescans only", {
+        root,
+        rescan_seconds: this.#options.rescanMs / 1000,
+        restarts: this.#watchRestarts,
+        fix: "restart the watcher pod to get instant detection back",
+      });
+      return;
+    }
+    this.#watchRestarts++;
+    this.#options.logger.warn("file events still stalled; restarting the file watch", {
+      root,
+      reason: "a FIFO removed while the event thread waited on it, or a lost watch",
+      restart: this.#watchRestarts,
+      max: MAX_WATCH_RESTARTS,
+    });
+    this.#closeWatch();
+    await this.#watch();
+    this.#stalledChecks = 0;
+    await this.scan();
   }
 
   #isExcluded(path: string): boolean {

@@ -1,0 +1,74 @@
+/**
+ * File-system events of the dump root, from `Deno.watchFs` run in a worker.
+ *
+ * Deno's event thread opens the path of every event to compare it with the
+ * watched root (`same_file::is_same_file` in Deno's `fs_events.rs`), and
+ * holds a lock shared by every watch of the isolate while it does. Opening
+ * a FIFO blocks until a writer appears, so a FIFO in a dump directory
+ * stops the thread (`fifo_guard.ts` frees it by holding a writer), and a
+ * FIFO removed before it could be held stops it for good. In the main
+ * isolate, closing that watch or opening another would then wait on the
+ * lock forever, and with it the whole watcher, shutdown included.
+ * In a worker, the watch can always be thrown away: terminating the worker
+ * never waits on its threads, and a new worker has a lock of its own.
+ *
+ * @module
+ */
+
+/** What the worker posts. */
+export type FileEventMessage =
+  | { type: "ready" }
+  | { type: "events"; events: { kind: string; paths: string[] }[] }
+  | { type: "error"; message: string };
+
+/** Options of {@linkcode watchFileEvents}. */
+export interface FileEventOptions {
+  /** An event (`kind` as `Deno.FsEvent.kind`) for `paths`. */
+  onEvent(kind: string, paths: string[]): void;
+  /** The watch could not start or stopped; no more events will come. */
+  onError(message: string): void;
+}
+
+/** A running watch. */
+export interface FileEventStream {
+  /** Resolves true once events flow, false when the watch could not start. */
+  ready: Promise<boolean>;
+  /** Ends the watch at once, whatever state its threads are in. */
+  close(): void;
+}
+
+/** Watches `root` recursively in a worker of its own. */
+export function watchFileEvents(root: string, options: FileEventOptions): FileEventStream {
+  const worker = new Worker(new URL("./fs_event_worker.ts", import.meta.url).href, { type: "module" });
+  let closed = false;
+  let settle!: (ok: boolean) => void;
+  const ready = new Promise<boolean>((resolve) => settle = resolve);
+  worker.onmessage = (event: MessageEvent<FileEventMessage>) => {
+    if (closed) return;
+    const message = event.data;
+    if (message.type === "ready") {
+      settle(true);
+    } else if (message.type === "events") {
+      for (const { kind, paths } of message.events) options.onEvent(kind, paths);
+    } else {
+      settle(false);
+      options.onError(message.message);
+    }
+  };
+  worker.onerror = (event: ErrorEvent) => {
+    event.preventDefault();
+    if (closed) return;
+    settle(false);
+    options.onError(event.message);
+  };
+  worker.postMessage({ root });
+  return {
+    ready,
+    close(): void {
+      if (closed) return;
+      closed = true;
+      settle(false);
+      worker.terminate();
+    },
+  };
+}
