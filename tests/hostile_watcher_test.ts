@@ -93,6 +93,34 @@ async function threadWaitsOnFifo(): Promise<boolean> {
   return false;
 }
 
+/**
+ * Whether this kernel names the FIFO wait in `/proc/<pid>/wchan` (it may
+ * print 0 where kernel addresses are hidden): a `cat` blocked on a FIFO
+ * shows it or not. Undefined when it does, otherwise the reason.
+ */
+async function wchanProblem(): Promise<string | undefined> {
+  const dir = await Deno.makeTempDir({ prefix: "coredog-wchan-probe-" });
+  await new Deno.Command("mkfifo", { args: [`${dir}/fifo`] }).output();
+  const cat = new Deno.Command("cat", { args: [`${dir}/fifo`], stdout: "null" }).spawn();
+  let seen = "";
+  try {
+    for (let i = 0; i < 100 && seen !== "wait_for_partner"; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      seen = (await Deno.readTextFile(`/proc/${cat.pid}/wchan`).catch(() => "")).trim();
+    }
+  } finally {
+    // A writer lets cat finish.
+    const writer = await Deno.open(`${dir}/fifo`, { write: true });
+    writer.close();
+    await cat.status;
+    await Deno.remove(dir, { recursive: true });
+  }
+  return seen === "wait_for_partner" ? undefined : `/proc/<pid>/wchan shows "${seen}", not the FIFO wait`;
+}
+
+const cannotSeeFifoWaits = await wchanProblem();
+if (cannotSeeFifoWaits) console.warn(`SKIPPING the stranded-FIFO test: ${cannotSeeFifoWaits}`);
+
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -119,7 +147,10 @@ async function strandEventThread(dir: string): Promise<number> {
   throw new Error("Deno's event thread never stayed on a removed FIFO in 30 tries");
 }
 
-Deno.test("hostile: a FIFO removed while Deno's event thread waits on it stops neither detection nor shutdown", async () => {
+Deno.test({
+  name: "hostile: a FIFO removed while Deno's event thread waits on it stops neither detection nor shutdown",
+  ignore: cannotSeeFifoWaits !== undefined,
+}, async () => {
   const dir = await scratch();
   const root = `${dir}/dumps`;
   const podDir = `${root}/ns/victim/app`;
