@@ -11,14 +11,15 @@
  */
 
 import { join } from "node:path";
+import { WATCHER_KEYS } from "../src/core/config_schema.ts";
 import { cpuSeconds, memoryStats, resetPeakRss, watchCpu } from "./support/proc_stats.ts";
 import { countObjects } from "./support/s3_process.ts";
 import { percentile } from "./support/stats.ts";
 import { writeSyntheticCore } from "./support/synthetic_core.ts";
 import { startWatcherRig } from "./support/watcher_rig.ts";
 
-/** The default `Watcher.QuietSeconds`, in ms. */
-const QUIET_MS = 10_000;
+/** The default `Watcher.QuietSeconds`, in ms: the rig leaves it unset, so the watcher runs with it. */
+const QUIET_MS = Number(WATCHER_KEYS.QuietSeconds.default) * 1000;
 
 /** Options of {@linkcode runBurstBench}. */
 export interface BurstBenchOptions {

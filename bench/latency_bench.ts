@@ -9,10 +9,14 @@
  */
 
 import { join } from "node:path";
+import { WATCHER_KEYS } from "../src/core/config_schema.ts";
 import { cpuSeconds, memoryStats } from "./support/proc_stats.ts";
 import { percentile } from "./support/stats.ts";
 import { writeSyntheticCore } from "./support/synthetic_core.ts";
 import { startWatcherRig } from "./support/watcher_rig.ts";
+
+/** The default `Watcher.SettleMilliseconds`: the rig leaves it unset, so the watcher runs with it. */
+const SETTLE_MS = Number(WATCHER_KEYS.SettleMilliseconds.default);
 
 /** Options of {@linkcode runLatencyBench}. */
 export interface LatencyBenchOptions {
@@ -72,7 +76,7 @@ export async function runLatencyBench(options: LatencyBenchOptions): Promise<Lat
     return {
       cores: options.cores,
       coreBytes: options.coreBytes,
-      settleMs: 500,
+      settleMs: SETTLE_MS,
       toCapture: summary(capture),
       toStored: summary(stored),
       toNotified: summary(notified),

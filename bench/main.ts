@@ -27,6 +27,7 @@ import { judgeTargets } from "./report/targets.ts";
 import { throughputChartSvg } from "./report/throughput_chart.ts";
 import { BENCH_NAMES, type BenchName, parseRunOptions, type RunOptions } from "./run_options.ts";
 import { machineInfo } from "./support/machine_info.ts";
+import { loadAverages } from "./support/proc_stats.ts";
 import { runWebhookBench } from "./webhook_bench.ts";
 
 const BENCH_DIR = new URL(".", import.meta.url).pathname;
@@ -107,7 +108,7 @@ export async function runBenchmarks(options: RunOptions): Promise<BenchResults> 
     log(`== ${name} took ${((Date.now() - stepStarted) / 1000).toFixed(1)} s`);
   }
   results.minutes = (Date.now() - started) / 60_000;
-  results.loadAtEnd = (await Deno.readTextFile("/proc/loadavg")).split(" ").slice(0, 3).join(" ");
+  results.loadAtEnd = loadAverages();
   return results;
 }
 

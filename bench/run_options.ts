@@ -55,36 +55,33 @@ export function parseRunOptions(args: string[]): RunOptions {
       throw new Error(`unknown argument ${arg}; use --quick, --report-only and --only=${BENCH_NAMES.join(",")}`);
     }
   }
+  // Both modes share these; only the sizes and windows below differ.
+  const shared = { quick, reportOnly, only, smallCoreBytes: MIB };
+  const webhook = { connections: 16, warmupSeconds: 1 };
   if (quick) {
     return {
-      quick,
-      reportOnly,
-      only,
+      ...shared,
       pipelineCases: [
         { label: "16 MiB", sizeBytes: 16 * MIB, dataFraction: 0.125, repeats: 1 },
         { label: "64 MiB", sizeBytes: 64 * MIB, dataFraction: 0.125, repeats: 1 },
         { label: "256 MiB sparse", sizeBytes: 256 * MIB, dataFraction: 0.01, repeats: 1 },
       ],
       latencyCores: 8,
-      smallCoreBytes: MIB,
       burstCores: 50,
-      webhook: { seconds: 1, rounds: 1, connections: 16, variants: false, warmupSeconds: 1 },
+      webhook: { ...webhook, seconds: 1, rounds: 1, variants: false },
       idle: { pods: 1000, windowSeconds: 6, rescanSeconds: 5 },
     };
   }
   return {
-    quick,
-    reportOnly,
-    only,
+    ...shared,
     pipelineCases: [
       { label: "64 MiB", sizeBytes: 64 * MIB, dataFraction: 0.125, repeats: 5 },
       { label: "1 GiB", sizeBytes: GIB, dataFraction: 0.125, repeats: 3 },
       { label: "4 GiB sparse", sizeBytes: 4 * GIB, dataFraction: 0.01, repeats: 2 },
     ],
     latencyCores: 200,
-    smallCoreBytes: MIB,
     burstCores: 1000,
-    webhook: { seconds: 10, rounds: 3, connections: 16, variants: true, warmupSeconds: 1 },
+    webhook: { ...webhook, seconds: 10, rounds: 3, variants: true },
     idle: { pods: 10_000, windowSeconds: 60, rescanSeconds: 60 },
   };
 }

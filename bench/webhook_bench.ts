@@ -18,6 +18,7 @@
 
 import { join } from "node:path";
 import { freePort } from "../tests/support/s3_server.ts";
+import { taskRunArgs } from "../tests/support/tasks.ts";
 import { cpuSeconds, type CpuShare, memoryStats, watchCpu } from "./support/proc_stats.ts";
 import { type ServerProcess, startServerProcess } from "./support/server_process.ts";
 import { median } from "./support/stats.ts";
@@ -26,6 +27,8 @@ import { type TlsFiles, writeTlsFiles } from "./support/tls_files.ts";
 import { runWrk, type WrkResult } from "./support/wrk.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
+/** `deno run`, the permissions and the entrypoint of the `webhook` task in deno.json. */
+const WEBHOOK_ARGS = taskRunArgs("webhook");
 /** The AdmissionReview every request carries. */
 export const WEBHOOK_FIXTURE = "tests/fixtures/admission/deployment_pod.json";
 
@@ -250,11 +253,7 @@ export function coredogTarget(config: string, env: Record<string, string>): Targ
     expectPatch: true,
     start: (port, tls, { logFile, ns }) =>
       startServerProcess([
-        "run",
-        "--allow-read",
-        "--allow-net",
-        "--allow-env",
-        "src/webhook/main.ts",
+        ...WEBHOOK_ARGS,
         "--config",
         config,
         "--host",

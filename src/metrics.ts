@@ -34,8 +34,6 @@ export interface Gauge {
 /** A distribution of observed values. */
 export interface Histogram {
   observe(value: number, labels?: Labels): void;
-  /** Number of observations so far. */
-  count(labels?: Labels): number;
 }
 
 interface Metric {
@@ -112,7 +110,6 @@ export class Registry {
         s.count++;
         series.set(key, s);
       },
-      count: (labels = {}) => series.get(labelKey(labels))?.count ?? 0,
     };
   }
 

@@ -11,7 +11,7 @@ import { join, relative } from "node:path";
 import { KubeClient } from "../src/kube/client.ts";
 import { createLogger } from "../src/log.ts";
 import { reconcileTls } from "../src/webhook/self_managed_tls.ts";
-import { allStaticDocuments, TEMPLATED } from "./support/chart.ts";
+import { allStaticDocuments, loadTemplates, TEMPLATED } from "./support/chart.ts";
 import { attributesOf, type RequestAttributes, startFakeKubeApi } from "./support/fake_kube_api.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
@@ -187,7 +187,26 @@ Deno.test("every API call in src/kube/client.ts is made by a known component and
   );
   const secretRule = webhookRules.find(({ rule }) => rule.resources.includes("secrets"))!;
   assert.equal(secretRule.namespace, RELEASE_NAMESPACE, "Secrets only in the release namespace (a Role)");
-  assert.notEqual(TEMPLATED, RELEASE_NAMESPACE);
+  // The Role granting Secrets, and its RoleBinding, are themselves placed in the release namespace by the template.
+  const templates = await loadTemplates();
+  const roleDocs = (await allStaticDocuments()).filter(({ doc }) =>
+    (doc.kind === "Role" && (doc.rules as Rule[]).some((rule) => rule.resources.includes("secrets"))) ||
+    doc.kind === "RoleBinding"
+  );
+  assert.deepEqual(roleDocs.map(({ doc }) => doc.kind).sort(), ["Role", "RoleBinding"]);
+  for (const { file, doc } of roleDocs) {
+    const metadata = doc.metadata as { name: string; namespace?: unknown };
+    assert.equal(metadata.namespace, TEMPLATED, `${doc.kind} ${metadata.name} has a templated metadata.namespace`);
+    const source = templates.get(file)!.split(/^---$/m).find((part) =>
+      new RegExp(`^kind: ${doc.kind}$`, "m").test(part) && new RegExp(`^  name: ${metadata.name}$`, "m").test(part)
+    );
+    assert.ok(source, `${doc.kind} ${metadata.name} in ${file}`);
+    assert.match(
+      source.match(/^metadata:\n((?: .*\n)*)/m)?.[1] ?? "",
+      /^ {2}namespace: \{\{ \.Release\.Namespace \}\}$/m,
+      `${doc.kind} ${metadata.name}'s metadata.namespace is {{ .Release.Namespace }}`,
+    );
+  }
 });
 
 Deno.test("the real code, against an API server that enforces the chart's RBAC rules, is never refused", async () => {

@@ -341,9 +341,3 @@ Deno.test({
     }
   },
 });
-
-Deno.test("without helm on PATH the helm checks say they were skipped", () => {
-  if (helm === undefined) {
-    console.log("helm lint / helm template: skipped, no helm binary on PATH (the static checks above ran)");
-  }
-});

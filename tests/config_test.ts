@@ -147,7 +147,7 @@ Deno.test("invalid YAML and a non-mapping top level are clear errors", () => {
   ]);
 });
 
-Deno.test("defaults: empty text gives the documented defaults", () => {
+Deno.test("defaults: keys left out take their documented defaults", () => {
   const config = parseConfig("StorageConfig:\n  S3Bucket: b\n");
   assert.deepEqual(config.storage.storeDir, "corefiles");
   assert.deepEqual(config.storage.presignedUrlExpireSeconds, 3600);

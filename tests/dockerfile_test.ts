@@ -13,6 +13,7 @@ import { fixtureText } from "./support/admission.ts";
 import { loadTemplates } from "./support/chart.ts";
 import { runDeno } from "./support/process.ts";
 import { freePort } from "./support/s3_server.ts";
+import { taskRunArgs } from "./support/tasks.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const dockerfile = await Deno.readTextFile(new URL("Dockerfile", ROOT));
@@ -104,9 +105,7 @@ Deno.test("the webhook serves with exactly the permissions it is compiled with",
   await Deno.writeTextFile(`${dir}/coredog.yaml`, "StorageConfig:\n  S3Bucket: cores\n");
   const port = freePort();
   const health = freePort();
-  const command = denoJson.tasks.webhook.command.replace(/^deno /, "");
-  const args = [...command.split(" ").map((w: string) => w.replaceAll("'", ""))];
-  const webhook = runDeno([...args, "--config", `${dir}/coredog.yaml`], {
+  const webhook = runDeno([...taskRunArgs("webhook"), "--config", `${dir}/coredog.yaml`], {
     env: {
       COREDOG_WEBHOOK_TLS_CERT: `${dir}/tls.crt`,
       COREDOG_WEBHOOK_TLS_KEY: `${dir}/tls.key`,

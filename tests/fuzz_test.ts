@@ -123,11 +123,26 @@ Deno.test("fuzz: whatever the annotations and containers, the webhook allows the
   ];
   const names = ["app", "worker", "sidecar", "../../etc", "", "APP", "a".repeat(64), "app ", "x/y", "init"];
   const injectValues = ["true", "TRUE", " true ", "false", "yes", "", "true\u0007"];
-  for (let round = 0; round < 1500; round++) {
-    const containerNames = Array.from({ length: 1 + Math.floor(random() * 4) }, () => pick(random, names));
+  // About half the rounds ask for injection with a valid path and valid container names, so that the patch and
+  // its mounts are checked often; the other half stays random.
+  const validPaths = ["/corefile", "/data/dumps/", "/cores", "/tmp/cores", "/app/./dumps", "/opt//coredog"];
+  const validNames = ["app", "worker", "sidecar", "init"];
+  const ROUNDS = 1500;
+  let patchedRounds = 0;
+  for (let round = 0; round < ROUNDS; round++) {
+    const wanted = random() < 0.5;
+    const containerNames = Array.from(
+      { length: 1 + Math.floor(random() * 4) },
+      () => pick(random, wanted ? validNames : names),
+    );
     const annotations: Record<string, string> = {};
-    if (random() < 0.9) annotations["coredog.io/inject"] = pick(random, injectValues);
-    if (random() < 0.9) annotations["coredog.io/path"] = pick(random, paths);
+    if (wanted) {
+      annotations["coredog.io/inject"] = "true";
+      annotations["coredog.io/path"] = pick(random, validPaths);
+    } else {
+      if (random() < 0.9) annotations["coredog.io/inject"] = pick(random, injectValues);
+      if (random() < 0.9) annotations["coredog.io/path"] = pick(random, paths);
+    }
     if (random() < 0.5) {
       annotations["coredog.io/container"] = containerNames.slice(0, 2).join(pick(random, [",", ", ", ",,", " "]));
     }
@@ -163,6 +178,7 @@ Deno.test("fuzz: whatever the annotations and containers, the webhook allows the
     for (const warning of mutation.warnings) assert.ok(warning.length < 120, warning);
     const operations = patchOf(mutation.response);
     if (operations.length === 0) continue;
+    patchedRounds++;
     const patched = applyPatch(pod, operations);
     for (const volume of patched.spec.volumes) {
       if (volume.name === "coredog-corefile" && volume.hostPath) assert.equal(volume.hostPath.path, DUMP_ROOT);
@@ -182,6 +198,7 @@ Deno.test("fuzz: whatever the annotations and containers, the webhook allows the
     });
     assert.deepEqual(patchOf(again.response), [], "a second pass changes nothing");
   }
+  assert.ok(patchedRounds >= ROUNDS / 3, `only ${patchedRounds} of ${ROUNDS} rounds produced a patch`);
 });
 
 Deno.test("fuzz: templates render without leftovers, and unknown variables are exactly the unknown names", () => {

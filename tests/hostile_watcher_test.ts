@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import zlib from "node:zlib";
-import { exists, listTree, startTestWatcher, waitFor } from "./support/harness.ts";
+import { exists, listTree, startTestWatcher, storedRecords, waitFor } from "./support/harness.ts";
 import { buildCore, noteArea } from "./support/elf_builder.ts";
 import { ScenarioTable } from "./support/scenario_table.ts";
 import { startWatcherProcess } from "./support/watcher_process.ts";
@@ -93,6 +93,10 @@ async function threadWaitsOnFifo(): Promise<boolean> {
   return false;
 }
 
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
 /**
  * Whether this kernel names the FIFO wait in `/proc/<pid>/wchan` (it may
  * print 0 where kernel addresses are hidden): a `cat` blocked on a FIFO
@@ -105,7 +109,7 @@ async function wchanProblem(): Promise<string | undefined> {
   let seen = "";
   try {
     for (let i = 0; i < 100 && seen !== "wait_for_partner"; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 10));
+      await sleep(10);
       seen = (await Deno.readTextFile(`/proc/${cat.pid}/wchan`).catch(() => "")).trim();
     }
   } finally {
@@ -120,10 +124,6 @@ async function wchanProblem(): Promise<string | undefined> {
 
 const cannotSeeFifoWaits = await wchanProblem();
 if (cannotSeeFifoWaits) console.warn(`SKIPPING the stranded-FIFO test: ${cannotSeeFifoWaits}`);
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 /**
  * Makes FIFOs in `dir` and removes each as soon as Deno's event thread
@@ -235,10 +235,7 @@ Deno.test("hostile: names with spaces, newlines and 255 bytes are stored; a name
     await waitFor("three cores stored", () => test.watcher.metrics.coresUploaded.get() === 3);
     await test.watcher.scan();
     await test.watcher.scan();
-    const stored = (await listTree(`${dir}/bucket`)).filter((f) => f.endsWith(".json"));
-    const filenames = await Promise.all(
-      stored.map(async (f) => JSON.parse(await Deno.readTextFile(`${dir}/bucket/${f}`)).corefile.filename),
-    );
+    const filenames = (await storedRecords(`${dir}/bucket`)).map((r) => r.corefile.filename);
     assert.deepEqual(filenames.sort(), [...names].sort());
     for (const key of await listTree(`${dir}/bucket`)) assert.match(key, /^[A-Za-z0-9._/-]+$/, "keys stay plain");
     const bad = test.logs.filter((l) => l.includes("refused file") && l.includes("name is not valid UTF-8"));
@@ -268,8 +265,8 @@ Deno.test("hostile: a 10 GiB sparse file is streamed in constant memory", async 
     file.close();
     await watcher.waitForLine(/msg="deleted local corefile: .*core\.sparse"/, 300_000);
     const peak = await peakRss(watcher.pid);
-    const metadata = (await listTree(`${dir}/bucket`)).find((f) => f.endsWith(".json"))!;
-    assert.equal(JSON.parse(await Deno.readTextFile(`${dir}/bucket/${metadata}`)).corefile.rawBytes, 10 * GiB);
+    const [metadata] = await storedRecords(`${dir}/bucket`);
+    assert.equal(metadata.corefile.rawBytes, 10 * GiB);
     assert.ok(peak < 400 * MiB, `peak RSS ${peak / MiB} MiB`);
     table.add({
       scenario: "10 GiB sparse file",
@@ -302,11 +299,7 @@ Deno.test("hostile: a file that keeps growing is not stored while it grows, and 
     assert.equal(test.watcher.metrics.coresUploaded.get(), 1, "only the other core was stored while this one grew");
     growing.close();
     await waitFor("the grown core stored", () => test.watcher.metrics.coresUploaded.get() === 2);
-    const sizes = await Promise.all(
-      (await listTree(`${dir}/bucket`)).filter((f) => f.endsWith(".json")).map(async (f) =>
-        JSON.parse(await Deno.readTextFile(`${dir}/bucket/${f}`)).corefile.rawBytes
-      ),
-    );
+    const sizes = (await storedRecords(`${dir}/bucket`)).map((r) => r.corefile.rawBytes);
     assert.ok(sizes.includes(written), `the whole file: ${sizes}`);
     table.add({
       scenario: "file growing for 6 s",
@@ -335,11 +328,7 @@ Deno.test("hostile: junk, an ELF core with corrupt notes and one cut inside its 
     await Deno.writeFile(`${podDir}/core.corrupt`, corrupt);
     await Deno.writeFile(`${podDir}/core.cut`, core.slice(0, start + 40));
     await waitFor("three cores stored", () => test.watcher.metrics.coresUploaded.get() === 3, 20_000);
-    const records = await Promise.all(
-      (await listTree(`${dir}/bucket`)).filter((f) => f.endsWith(".json")).map(async (f) =>
-        JSON.parse(await Deno.readTextFile(`${dir}/bucket/${f}`))
-      ),
-    );
+    const records = await storedRecords(`${dir}/bucket`);
     const byName = Object.fromEntries(records.map((r) => [r.corefile.filename, r]));
     assert.equal(byName["core.junk"].corefile.format, "not-elf");
     assert.equal(byName["core.corrupt"].corefile.format, "elf-core");

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import type { CrashRecord } from "../src/core/crash_record.ts";
 import { KubeClient } from "../src/kube/client.ts";
-import { exists, listTree, startTestWatcher, waitFor } from "./support/harness.ts";
+import { exists, listTree, startTestWatcher, storedRecords, waitFor } from "./support/harness.ts";
 import { startFakeKubeApi } from "./support/fake_kube_api.ts";
 
 const POD = JSON.parse(await Deno.readTextFile(new URL("./fixtures/kube/pod_web.json", import.meta.url)));
@@ -22,8 +22,9 @@ async function setup(pods: Record<string, unknown>) {
 }
 
 async function metadataOf(dir: string): Promise<CrashRecord> {
-  const json = (await listTree(`${dir}/bucket`)).find((f) => f.endsWith(".json"))!;
-  return JSON.parse(await Deno.readTextFile(`${dir}/bucket/${json}`));
+  const records = await storedRecords(`${dir}/bucket`);
+  assert.equal(records.length, 1, "one stored record");
+  return records[0];
 }
 
 Deno.test("a core is enriched with pod uid, node, image, workload and restarts, and a CoreDumpCaptured event is recorded", async () => {

@@ -28,7 +28,19 @@ Deno.test("crash-loop key: workload, container and signal; namespace/pod without
   assert.notEqual(crashLoopKey(base), crashLoopKey(sampleRecord({ process: { signal: 6, signalName: "SIGABRT" } })));
   assert.notEqual(crashLoopKey(base), crashLoopKey(sampleRecord({ pod: { namespace: "team-b" } })));
   const bare = (name: string) => sampleRecord({ pod: { name, workload: undefined } });
-  assert.equal(crashLoopKey(bare("a")), crashLoopKey(bare("a")));
+  assert.notEqual(crashLoopKey(bare("a")), crashLoopKey(base), "a bare pod is not keyed by the Deployment");
+  assert.equal(
+    crashLoopKey(bare("a")),
+    crashLoopKey(
+      sampleRecord({
+        id: "f".repeat(32),
+        crashedAt: "2025-01-06T09:05:00.000Z",
+        pod: { name: "a", workload: undefined, uid: "another-uid" },
+        process: { pid: 43 },
+      }),
+    ),
+    "another crash of the same bare pod",
+  );
   assert.notEqual(crashLoopKey(bare("a")), crashLoopKey(bare("b")));
 });
 

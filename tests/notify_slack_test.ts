@@ -8,7 +8,7 @@ import { TRUNCATION_MARKER } from "../src/core/text_limit.ts";
 import { sampleRecord } from "./support/crash_records.ts";
 import { fakeSlack, textReply } from "./support/fake_chat_apis.ts";
 import { channelYaml, testDispatcher } from "./support/notify_setup.ts";
-import { VirtualClock } from "./support/virtual_clock.ts";
+import { settle, VirtualClock } from "./support/virtual_clock.ts";
 
 Deno.test("slack: text plus a section block and a download link, with the plain-text fallback; markup is escaped", async () => {
   const clock = new VirtualClock();
@@ -50,6 +50,36 @@ Deno.test("slack: 429 waits for Retry-After, then the message goes through", asy
     assert.equal(test.count("sent"), 1);
   } finally {
     await test.dispatcher.drain();
+    await api.stop();
+  }
+});
+
+Deno.test("slack: at shutdown a 429's Retry-After is not waited out; the message is left for the restart", async () => {
+  const clock = new VirtualClock();
+  const api = fakeSlack(clock);
+  api.script(() => textReply("rate_limited", { status: 429, headers: { "retry-after": "30" } }));
+  const test = testDispatcher(channelYaml({ chan: "slack", webhookurl: api.url }), clock);
+  try {
+    const settled = test.dispatcher.publish(sampleRecord());
+    await settle("the wait for the retry", () => test.logs.some((l) => l.includes("retrying")));
+    const start = clock.now();
+    let drained = false;
+    const drain = test.dispatcher.drain().then(() => drained = true);
+    // Simulated time runs on only while drain() waits, so any wait for the 429 shows as time passed.
+    await test.simulate(() => drained);
+    await drain;
+    assert.equal(clock.now(), start, "drain() did not wait for the Retry-After");
+    assert.equal(api.received.length, 1, "no attempt while the robot is blocked");
+    assert.equal(await settled, false, "the caller learns the message still has to be sent");
+    assert.ok(
+      test.logs.some((l) =>
+        l.includes("notification not delivered before shutdown; it is sent again after the restart") &&
+        l.includes('error="slack HTTP 429: rate_limited"')
+      ),
+    );
+    assert.equal(test.count("failed"), 0, "an interrupted message is not given up");
+    assert.equal(clock.sleepers, 0);
+  } finally {
     await api.stop();
   }
 });

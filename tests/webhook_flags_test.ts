@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { parseWebhookFlags, webhookUsage } from "../src/webhook/flags.ts";
+import { parseWebhookFlags, WEBHOOK_FLAGS, webhookUsage } from "../src/webhook/flags.ts";
 
 const noEnv = () => undefined;
 
@@ -90,5 +90,9 @@ Deno.test("--help lists every flag with its variable and default", () => {
   const usage = webhookUsage();
   for (const text of ["--tls-cert", "COREDOG_WEBHOOK_TLS_CERT", "--health-port", "default 8443"]) {
     assert.ok(usage.includes(text), text);
+  }
+  for (const { flag, env } of WEBHOOK_FLAGS) {
+    assert.ok(usage.includes(flag), flag);
+    assert.ok(usage.includes(env), env);
   }
 });

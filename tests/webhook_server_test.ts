@@ -21,6 +21,8 @@ import {
 } from "./support/admission.ts";
 import { waitFor } from "./support/harness.ts";
 import { createSecretVolume, type SecretVolume } from "./support/secret_volume.ts";
+import { hasTools } from "./support/process.ts";
+import { taskRunArgs } from "./support/tasks.ts";
 
 const JSON_HEADERS = { "content-type": "application/json" };
 
@@ -474,12 +476,9 @@ Deno.test("SIGTERM drains: not ready at once, the request in flight is answered,
   const healthPort = probe.addr.port;
   probe.close();
   const child = new Deno.Command(Deno.execPath(), {
+    // The task's own permissions, which the compiled binary has too.
     args: [
-      "run",
-      "--allow-read",
-      "--allow-net",
-      "--allow-env",
-      new URL("../src/webhook/main.ts", import.meta.url).pathname,
+      ...taskRunArgs("webhook"),
       "--config",
       configFile,
       "--port=0",
@@ -557,17 +556,9 @@ function logLine(output: string, msg: string): string | undefined {
   return output.split("\n").find((line) => line.includes(` msg="${msg}"`));
 }
 
-const hasCurlAndJq = ["curl", "jq", "base64"].every((tool) => {
-  try {
-    return new Deno.Command("sh", { args: ["-c", `command -v ${tool}`], stdout: "null" }).outputSync().success;
-  } catch {
-    return false;
-  }
-});
-
 Deno.test({
   name: "the local webhook's documented curl command prints the decoded patch of the sample",
-  ignore: !hasCurlAndJq,
+  ignore: !hasTools("curl", "jq", "base64"),
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "coredog-dev-" });
     const logs: string[] = [];

@@ -12,7 +12,7 @@
 
 import { join } from "node:path";
 import { runBaseline } from "../support/baseline_upload.ts";
-import { startS3Process } from "../support/s3_process.ts";
+import { S3_ACCESS_KEY, S3_SECRET_KEY, startS3Process } from "../support/s3_process.ts";
 import { writeSyntheticCore } from "../support/synthetic_core.ts";
 import type { StageCost } from "./upload_stage_probe.ts";
 
@@ -28,7 +28,7 @@ if (import.meta.main) {
     const core = join(dir, "core.server.1");
     await writeSyntheticCore(core, { sizeBytes: sizeMiB * 1024 * 1024, dataFraction, seed: 1 });
     const compressed = join(dir, "core.zst");
-    await new Deno.Command("zstd", { args: ["-1", "-T0", "-q", "-f", core, "-o", compressed] }).output();
+    await run("zstd", ["-1", "-T0", "-q", "-f", core, "-o", compressed]);
     console.log(`core: ${sizeMiB} MiB, ${dataFraction * 100}% data pages\n`);
     console.log("| Stage | Wall s | CPU s | RSS at start MiB | Peak RSS growth MiB | Output MiB |");
     console.log("| --- | --- | --- | --- | --- | --- |");
@@ -49,21 +49,19 @@ if (import.meta.main) {
       } | | | ${(baseline.storedBytes / 2 ** 20).toFixed(1)} |`,
     );
     const started = performance.now();
-    await new Deno.Command("curl", {
-      args: [
-        "-sS",
-        "-f",
-        "--aws-sigv4",
-        "aws:amz:us-east-1:s3",
-        "--user",
-        "S3RVER:S3RVER",
-        "-H",
-        "x-amz-content-sha256: UNSIGNED-PAYLOAD",
-        "-T",
-        compressed,
-        `${s3.endpoint}/cores/probe/single-put.zst`,
-      ],
-    }).output();
+    await run("curl", [
+      "-sS",
+      "-f",
+      "--aws-sigv4",
+      "aws:amz:us-east-1:s3",
+      "--user",
+      `${S3_ACCESS_KEY}:${S3_SECRET_KEY}`,
+      "-H",
+      "x-amz-content-sha256: UNSIGNED-PAYLOAD",
+      "-T",
+      compressed,
+      `${s3.endpoint}/cores/probe/single-put.zst`,
+    ]);
     console.log(
       `| curl: one PUT of the compressed file | ${((performance.now() - started) / 1000).toFixed(2)} | | | | |`,
     );
@@ -80,4 +78,12 @@ async function probe(stage: string, file: string, endpoint: string): Promise<Sta
     stderr: "inherit",
   }).output();
   return JSON.parse(new TextDecoder().decode(output.stdout));
+}
+
+/** Runs `program`; throws with its stderr when it fails, so that a failed step never prints a time. */
+async function run(program: string, args: string[]): Promise<void> {
+  const output = await new Deno.Command(program, { args, stdout: "null", stderr: "piped" }).output();
+  if (!output.success) {
+    throw new Error(`${program} ${args.join(" ")} failed: ${new TextDecoder().decode(output.stderr).trim()}`);
+  }
 }

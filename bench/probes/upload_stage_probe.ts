@@ -24,7 +24,7 @@ import { createStorage } from "../../src/storage/mod.ts";
 import { uploadCore } from "../../src/watcher/upload.ts";
 import { cpuSeconds, memoryStats } from "../support/proc_stats.ts";
 import { uploadCoreReusingBuffer } from "./reused_buffer_upload.ts";
-import { S3_ACCESS_KEY, S3_SECRET_KEY } from "../support/s3_process.ts";
+import { s3StorageYaml } from "../support/s3_process.ts";
 
 /** What one stage cost. */
 export interface StageCost {
@@ -46,15 +46,7 @@ if (import.meta.main) {
 
 /** Runs `stage` on `options.file`. */
 export async function runStage(stage: string, options: { file: string; endpoint: string }): Promise<StageCost> {
-  const config = parseConfig([
-    "StorageConfig:",
-    "  protocol: s3",
-    `  s3AccesskeyID: ${S3_ACCESS_KEY}`,
-    `  s3SecretAccessKey: ${S3_SECRET_KEY}`,
-    "  S3Bucket: cores",
-    `  S3Endpoint: ${options.endpoint}`,
-    "",
-  ].join("\n"));
+  const config = parseConfig([...s3StorageYaml(options.endpoint), ""].join("\n"));
   const storage = createStorage(config.storage);
   // Let start-up garbage settle so that the start RSS is the steady one.
   await new Promise((r) => setTimeout(r, 200));

@@ -8,7 +8,8 @@
  *   the bare echo handler.
  * - `node-https`: CoreDog's `/mutate` handler behind `node:https` (which
  *   sets TCP_NODELAY on accepted sockets and can swap certificates with
- *   `setSecureContext`), the candidate replacement for the relay.
+ *   `setSecureContext`), the alternative measured against the relay
+ *   CoreDog ships (`node:tls` with TCP_NODELAY, `src/webhook/tls_server.ts`).
  *
  * Usage: deno run --allow-net --allow-read --allow-env bench/servers/webhook_variant.ts <mode> <port> <cert> <key>
  * Prints `listening <port>` when ready; the handler logs as the webhook does.
@@ -30,14 +31,18 @@ const pair = { certPem: await Deno.readTextFile(certFile), keyPem: await Deno.re
 const echo = async (request: Request) =>
   new Response(await request.arrayBuffer(), { headers: { "content-type": "application/json" } });
 
-if (mode === "direct") {
-  const logger = createLogger({ fields: { component: "webhook" } });
-  const handler = createWebhookHandler({
+/** CoreDog's `/mutate` handler, logging as the webhook does, so that variants differ only in how they serve it. */
+function coredogHandler(): (request: Request) => Promise<Response> {
+  return createWebhookHandler({
     dumpRoot: DUMP_ROOT,
-    logger,
+    logger: createLogger({ fields: { component: "webhook" } }),
     metrics: createWebhookMetrics(),
     ready: () => true,
   });
+}
+
+if (mode === "direct") {
+  const handler = coredogHandler();
   Deno.serve({
     hostname: "127.0.0.1",
     port: Number(port),
@@ -46,13 +51,7 @@ if (mode === "direct") {
     onListen: ({ port }) => console.log(`listening ${port}`),
   }, handler);
 } else if (mode === "node-https") {
-  const logger = createLogger({ fields: { component: "webhook" } });
-  const handler = createWebhookHandler({
-    dumpRoot: DUMP_ROOT,
-    logger,
-    metrics: createWebhookMetrics(),
-    ready: () => true,
-  });
+  const handler = coredogHandler();
   const server = https.createServer({ cert: pair.certPem, key: pair.keyPem, noDelay: true }, (req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (chunk: Buffer) => chunks.push(chunk));

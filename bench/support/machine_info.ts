@@ -5,7 +5,7 @@
  * @module
  */
 
-import { loadAverage } from "./proc_stats.ts";
+import { loadAverages } from "./proc_stats.ts";
 
 /** The machine a run was measured on. */
 export interface MachineInfo {
@@ -29,7 +29,6 @@ export async function machineInfo(): Promise<MachineInfo> {
   const model = cpuinfo.match(/^model name\s*:\s*(.+)$/m)?.[1]?.trim() ?? "unknown";
   const meminfo = await Deno.readTextFile("/proc/meminfo");
   const memKiB = Number(meminfo.match(/^MemTotal:\s+(\d+)/m)?.[1] ?? 0);
-  const loadavg = (await Deno.readTextFile("/proc/loadavg")).split(" ").slice(0, 3).join(" ");
   return {
     cpuModel: model,
     cores: navigator.hardwareConcurrency,
@@ -37,7 +36,7 @@ export async function machineInfo(): Promise<MachineInfo> {
     kernel: (await Deno.readTextFile("/proc/sys/kernel/osrelease")).trim(),
     deno: Deno.version.deno,
     v8: Deno.version.v8,
-    loadAtStart: loadavg,
+    loadAtStart: loadAverages(),
     tools: {
       zstd: await toolVersion("zstd", ["-V"], /v(\d+\.\d+\.\d+)/),
       curl: await toolVersion("curl", ["--version"], /curl (\d+\.\d+\.\d+)/),
@@ -62,11 +61,6 @@ async function codeVersion(): Promise<string> {
   const commit = (await git(["rev-parse", "--short", "HEAD"])) || "unknown commit";
   const changed = await git(["diff", "--shortstat", "HEAD", "--", "src/"]);
   return changed ? `${commit} with uncommitted changes in src/ (${changed})` : commit;
-}
-
-/** The current 1-minute load average, for a figure's row. */
-export function currentLoad(): number {
-  return loadAverage();
 }
 
 async function toolVersion(command: string, args: string[], pattern: RegExp): Promise<string> {

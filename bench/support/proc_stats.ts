@@ -72,6 +72,11 @@ export function loadAverage(): number {
   return Number(Deno.readTextFileSync("/proc/loadavg").split(" ")[0]);
 }
 
+/** The 1, 5 and 15-minute load averages as /proc/loadavg writes them, e.g. `"0.52 0.61 0.70"`, for a results table. */
+export function loadAverages(): string {
+  return Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ");
+}
+
 /** CPU use during a measured interval, in cores (1.0 = one core busy all the time). */
 export interface CpuShare {
   /** Everything on the machine. */

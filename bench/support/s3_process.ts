@@ -12,20 +12,36 @@ import { S3_ACCESS_KEY, S3_SECRET_KEY, startS3Server } from "../../tests/support
 
 export { S3_ACCESS_KEY, S3_SECRET_KEY };
 
+/** The bucket the benchmarks store cores in. */
+const BUCKET = "cores";
+
 /** A running S3 server. */
 export interface S3Process {
   endpoint: string;
   pid: number;
-  bucket: string;
-  /** Where it keeps objects. */
-  dataDir: string;
   stop(): Promise<void>;
 }
 
 /** Starts s3rver with bucket `cores` storing under `<dir>/s3data`. */
 export async function startS3Process(dir: string): Promise<S3Process> {
-  const server = await startS3Server(dir, { buckets: ["cores"] });
-  return { endpoint: server.endpoint, pid: server.pid, bucket: "cores", dataDir: server.dir, stop: server.stop };
+  const server = await startS3Server(dir, { buckets: [BUCKET] });
+  return { endpoint: server.endpoint, pid: server.pid, stop: server.stop };
+}
+
+/**
+ * The `StorageConfig:` block of a CoreDog configuration that stores to the
+ * server at `endpoint`, one line per element, so that every benchmark
+ * uploads with the same settings.
+ */
+export function s3StorageYaml(endpoint: string): string[] {
+  return [
+    "StorageConfig:",
+    "  protocol: s3",
+    `  s3AccesskeyID: ${S3_ACCESS_KEY}`,
+    `  s3SecretAccessKey: ${S3_SECRET_KEY}`,
+    `  S3Bucket: ${BUCKET}`,
+    `  S3Endpoint: ${endpoint}`,
+  ];
 }
 
 /** How many objects under `prefix` end in `suffix`. */

@@ -8,6 +8,9 @@
  * @module
  */
 
+/** How long a server may take to accept connections before its start counts as failed. */
+const START_TIMEOUT_MS = 60_000;
+
 /** A running server process. */
 export interface ServerProcess {
   pid: number;
@@ -24,7 +27,6 @@ export interface ServerProcessOptions {
   /** The server is ready when this loopback port accepts connections (log lines may be turned off). */
   port: number;
   env?: Record<string, string>;
-  timeoutMs?: number;
   /** Wraps the command line, e.g. to run it in another network namespace. */
   wrap?: (command: string[]) => string[];
 }
@@ -56,7 +58,7 @@ export async function startServerProcess(args: string[], options: ServerProcessO
     }
     await status;
   };
-  const deadline = Date.now() + (options.timeoutMs ?? 60_000);
+  const deadline = Date.now() + START_TIMEOUT_MS;
   for (;;) {
     if (!exited && await listening(child.pid, options.port)) break;
     if (exited || Date.now() > deadline) {

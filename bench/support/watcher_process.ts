@@ -11,11 +11,13 @@
 
 import { join } from "node:path";
 import { taskRunArgs } from "../../tests/support/tasks.ts";
-import { S3_ACCESS_KEY, S3_SECRET_KEY } from "./s3_process.ts";
+import { s3StorageYaml } from "./s3_process.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 /** The permissions of the `watcher` task in deno.json. */
 const WATCHER_ARGS = taskRunArgs("watcher");
+/** How long the watcher may take to finish its first full scan before its start counts as failed. */
+const STARTUP_TIMEOUT_MS = 120_000;
 
 /** Options of {@linkcode startWatcherProcess}. */
 export interface WatcherProcessOptions {
@@ -54,12 +56,7 @@ export function watcherConfigYaml(options: WatcherProcessOptions): string {
   return [
     `CorefileDir: ${options.root}`,
     "ClusterName: bench",
-    "StorageConfig:",
-    "  protocol: s3",
-    `  s3AccesskeyID: ${S3_ACCESS_KEY}`,
-    `  s3SecretAccessKey: ${S3_SECRET_KEY}`,
-    "  S3Bucket: cores",
-    `  S3Endpoint: ${options.s3Endpoint}`,
+    ...s3StorageYaml(options.s3Endpoint),
     "Watcher:",
     "  HealthPort: 0",
     '  Kubernetes: "off"',
@@ -76,10 +73,7 @@ export function watcherConfigYaml(options: WatcherProcessOptions): string {
 }
 
 /** Writes the configuration and starts the watcher; resolves once its first full scan is done. */
-export async function startWatcherProcess(
-  options: WatcherProcessOptions,
-  timeoutMs = 120_000,
-): Promise<WatcherProcess> {
+export async function startWatcherProcess(options: WatcherProcessOptions): Promise<WatcherProcess> {
   const configFile = join(options.dir, "coredog.yaml");
   await Deno.writeTextFile(configFile, watcherConfigYaml(options));
   const child = new Deno.Command(Deno.execPath(), {
@@ -141,7 +135,7 @@ export async function startWatcherProcess(
     },
   };
   try {
-    await waitUntil("the initial scan", () => readyAt !== undefined, timeoutMs);
+    await waitUntil("the initial scan", () => readyAt !== undefined, STARTUP_TIMEOUT_MS);
   } catch (error) {
     await process.stop();
     throw error;

@@ -12,6 +12,9 @@ import { type NotificationReceiver, startNotificationReceiver } from "./notifica
 import { type S3Process, startS3Process } from "./s3_process.ts";
 import { startWatcherProcess, type WatcherProcess } from "./watcher_process.ts";
 
+/** Mode of the created directories: the watcher's default DirMode (1733), as after an earlier run. */
+const DIR_MODE = 0o1733;
+
 /** A watcher with its S3 server and receiver. */
 export interface WatcherRig {
   /** The dump root. */
@@ -29,8 +32,6 @@ export interface WatcherRig {
 export interface WatcherRigOptions {
   /** Directories to create under the dump root before the watcher starts, relative to it. */
   podDirs?: string[];
-  /** Mode of the created directories; the watcher's default DirMode (1733), as after an earlier run. */
-  dirMode?: number;
   /** Extra `Watcher:` keys. */
   watcherYaml?: string[];
 }
@@ -39,7 +40,6 @@ export interface WatcherRigOptions {
 export async function startWatcherRig(workDir: string, options: WatcherRigOptions = {}): Promise<WatcherRig> {
   const root = join(workDir, "dumps");
   await Deno.mkdir(root, { recursive: true });
-  const mode = options.dirMode ?? 0o1733;
   const made = new Set<string>();
   for (const dir of options.podDirs ?? []) {
     // Each level gets the mode, as the watcher leaves namespace, pod and container directories.
@@ -53,7 +53,7 @@ export async function startWatcherRig(workDir: string, options: WatcherRigOption
       } catch (error) {
         if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
       }
-      Deno.chmodSync(path, mode);
+      Deno.chmodSync(path, DIR_MODE);
     }
   }
   const s3 = await startS3Process(workDir);

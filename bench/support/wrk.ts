@@ -14,6 +14,9 @@
 
 import { join } from "node:path";
 
+/** wrk threads: 1 leaves the other core to the server. */
+const THREADS = 1;
+
 /** What wrk measured. */
 export interface WrkResult {
   requestsPerSecond: number;
@@ -30,8 +33,6 @@ export interface WrkOptions {
   body: string;
   seconds: number;
   connections: number;
-  /** wrk threads; 1 leaves the other core to the server. */
-  threads?: number;
   /** Where the Lua script is written. */
   scratchDir: string;
   /** Wraps the command line, e.g. to run wrk in another network namespace. */
@@ -53,7 +54,7 @@ export async function runWrk(url: string, options: WrkOptions): Promise<WrkResul
   const wrap = options.wrap ?? ((command: string[]) => command);
   const [program, ...args] = wrap([
     "wrk",
-    `-t${options.threads ?? 1}`,
+    `-t${THREADS}`,
     `-c${options.connections}`,
     `-d${Math.max(1, Math.round(options.seconds))}s`,
     "--latency",

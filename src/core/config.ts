@@ -10,7 +10,7 @@
  * @module
  */
 
-import { parse as parseYaml } from "yaml";
+import { parse as parseYaml, YAMLError } from "yaml";
 import {
   CHANNEL_ALIASES,
   CHANNEL_COMMON_KEYS,
@@ -26,7 +26,7 @@ import {
   WATCHER_KEYS,
 } from "./config_schema.ts";
 import type { CrashLoopSettings } from "./crash_loop.ts";
-import { endpointIncludesBucket } from "./s3_endpoint.ts";
+import { endpointIncludesBucket, endpointUrl } from "./s3_endpoint.ts";
 import { parseSize, type SizeSpec } from "./size_spec.ts";
 import { unknownVariables } from "./template.ts";
 
@@ -81,7 +81,7 @@ export interface WatcherSettings {
 
 /** How hard messages are delivered, from `Notify`. */
 export interface DeliverySettings {
-  /** A message not accepted this long after its crash is given up, ms. */
+  /** A message not accepted this long after it was queued (once its core is stored) is given up, ms. */
   giveUpAfterMs: number;
   /** Longest backoff between attempts, ms. */
   retryMaxMs: number;
@@ -90,11 +90,20 @@ export interface DeliverySettings {
 }
 
 /** {@linkcode DeliverySettings} when `Notify` is empty. */
-export const DEFAULT_DELIVERY: DeliverySettings = {
-  giveUpAfterMs: Number(NOTIFY_KEYS.GiveUpAfterMinutes.default) * 60_000,
-  retryMaxMs: Number(NOTIFY_KEYS.RetryMaxSeconds.default) * 1000,
-  requestTimeoutMs: Number(NOTIFY_KEYS.RequestTimeoutSeconds.default) * 1000,
-};
+export const DEFAULT_DELIVERY: DeliverySettings = deliveryFrom({
+  GiveUpAfterMinutes: NOTIFY_KEYS.GiveUpAfterMinutes.default,
+  RetryMaxSeconds: NOTIFY_KEYS.RetryMaxSeconds.default,
+  RequestTimeoutSeconds: NOTIFY_KEYS.RequestTimeoutSeconds.default,
+});
+
+/** `Notify` values (minutes and seconds, as configured) in the milliseconds the dispatcher uses. */
+function deliveryFrom(values: Record<string, unknown>): DeliverySettings {
+  return {
+    giveUpAfterMs: Number(values.GiveUpAfterMinutes) * 60_000,
+    retryMaxMs: Number(values.RetryMaxSeconds) * 1000,
+    requestTimeoutMs: Number(values.RequestTimeoutSeconds) * 1000,
+  };
+}
 
 /** One notification channel, from a `NoticeChannel` entry. */
 export interface ChannelSettings {
@@ -152,8 +161,8 @@ export interface ParseConfigOptions {
 }
 
 /**
- * Parses and validates the YAML configuration text. An empty text gives
- * every default.
+ * Parses and validates the YAML configuration text. Keys left out take
+ * their defaults (`StorageConfig.S3Bucket` has none for S3 storage).
  *
  * @throws {ConfigError} listing every problem found.
  */
@@ -163,7 +172,9 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Cor
   try {
     raw = parseYaml(text);
   } catch (error) {
-    throw new ConfigError([`not valid YAML: ${(error as Error).message.split("\n")[0]}`], source);
+    // Only the parser's own errors are about the text (a missing permission is not).
+    if (!(error instanceof YAMLError)) throw error;
+    throw new ConfigError([`not valid YAML: ${error.message.split("\n")[0]}`], source);
   }
   if (raw === null || raw === undefined) raw = {};
   const problems: string[] = [];
@@ -182,27 +193,15 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Cor
   checkKeys(raw, sections, "", problems);
 
   const top = readSection(raw, TOP_LEVEL_KEYS, "", problems);
-  const storageRaw = sectionObject(raw, "StorageConfig", problems);
-  checkKeys(storageRaw, STORAGE_KEYS, "StorageConfig.", problems);
-  const storageValues = readSection(storageRaw, STORAGE_KEYS, "StorageConfig.", problems);
-  const watcherRaw = sectionObject(raw, "Watcher", problems);
-  checkKeys(watcherRaw, WATCHER_KEYS, "Watcher.", problems);
-  const watcherValues = readSection(watcherRaw, WATCHER_KEYS, "Watcher.", problems);
-  const crashLoopRaw = sectionObject(raw, "CrashLoop", problems);
-  checkKeys(crashLoopRaw, CRASH_LOOP_KEYS, "CrashLoop.", problems);
-  const crashLoopValues = readSection(crashLoopRaw, CRASH_LOOP_KEYS, "CrashLoop.", problems);
-  const notifyRaw = sectionObject(raw, "Notify", problems);
-  checkKeys(notifyRaw, NOTIFY_KEYS, "Notify.", problems);
-  const notifyValues = readSection(notifyRaw, NOTIFY_KEYS, "Notify.", problems);
+  const storageValues = readMapping(raw, "StorageConfig", STORAGE_KEYS, problems);
+  const watcherValues = readMapping(raw, "Watcher", WATCHER_KEYS, problems);
+  const crashLoopValues = readMapping(raw, "CrashLoop", CRASH_LOOP_KEYS, problems);
+  const notifyValues = readMapping(raw, "Notify", NOTIFY_KEYS, problems);
   const crashLoop: CrashLoopSettings = {
     enabled: Boolean(crashLoopValues.Enabled),
     windowMs: Number(crashLoopValues.WindowMinutes) * 60_000,
   };
-  const notify: DeliverySettings = {
-    giveUpAfterMs: Number(notifyValues.GiveUpAfterMinutes) * 60_000,
-    retryMaxMs: Number(notifyValues.RetryMaxSeconds) * 1000,
-    requestTimeoutMs: Number(notifyValues.RequestTimeoutSeconds) * 1000,
-  };
+  const notify = deliveryFrom(notifyValues);
   const channels = readChannels(raw.NoticeChannel, problems)
     .map((channel) => ({ ...channel, crashLoop, delivery: notify }));
 
@@ -268,14 +267,12 @@ function buildStorage(
         `StorageConfig.S3Endpoint "${endpoint}" starts with the bucket name; give the region endpoint (e.g. cos.ap-nanjing.myqcloud.com) and the bucket in S3Bucket`,
       );
     }
-  } else if (!values.CFSMountPath || !String(values.CFSMountPath).startsWith("/")) {
-    if (!values.CFSMountPath) {
-      problems.push(
-        `StorageConfig.CFSMountPath is required with protocol "${protocolName}"; set the directory cores go to`,
-      );
-    } else {
-      problems.push(`StorageConfig.CFSMountPath "${values.CFSMountPath}" must be an absolute path`);
-    }
+  } else if (!values.CFSMountPath) {
+    problems.push(
+      `StorageConfig.CFSMountPath is required with protocol "${protocolName}"; set the directory cores go to`,
+    );
+  } else if (!String(values.CFSMountPath).startsWith("/")) {
+    problems.push(`StorageConfig.CFSMountPath "${values.CFSMountPath}" must be an absolute path`);
   }
   const template = String(values.PublicURLTemplate);
   if (template && !template.includes("{key}")) {
@@ -448,6 +445,18 @@ function sectionKey(): KeySpec {
   return { type: { kind: "stringMap" }, default: {}, doc: "" };
 }
 
+/** The values of section `name`, its unknown keys reported. */
+function readMapping(
+  raw: Record<string, unknown>,
+  name: string,
+  spec: SectionSpec,
+  problems: string[],
+): Record<string, unknown> {
+  const section = sectionObject(raw, name, problems);
+  checkKeys(section, spec, `${name}.`, problems);
+  return readSection(section, spec, `${name}.`, problems);
+}
+
 function sectionObject(raw: Record<string, unknown>, name: string, problems: string[]): Record<string, unknown> {
   const value = raw[name];
   if (value === undefined || value === null) return {};
@@ -583,7 +592,7 @@ function isHttpUrl(value: string): boolean {
 }
 
 function isValidEndpoint(value: string): boolean {
-  return isHttpUrl(value.includes("://") ? value : `https://${value}`);
+  return isHttpUrl(endpointUrl(value));
 }
 
 function trimTrailingSlash(path: string): string {

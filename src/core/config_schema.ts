@@ -242,7 +242,7 @@ export const NOTIFY_KEYS: SectionSpec = {
     type: { kind: "int", min: 1, max: 1440 },
     default: 30,
     doc:
-      "A message not accepted within this many minutes of the crash is dropped with an error log and `coredog_notifications_failed_total`; the core itself is stored either way.",
+      "A message not accepted within this many minutes of being queued (once the core is stored, or again after a restart) is dropped with an error log and `coredog_notifications_failed_total`; the core itself is stored either way.",
   },
   RetryMaxSeconds: {
     type: { kind: "int", min: 1, max: 3600 },

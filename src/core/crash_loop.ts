@@ -27,7 +27,7 @@ export interface CrashLoopDigest {
   key: string;
   /** Crashes folded into this digest (the first crash of the loop, sent on its own, is not counted). */
   count: number;
-  /** The latest folded crashes, oldest first; at most `maxKept` of them. */
+  /** The latest folded crashes, oldest first; at most 50 of them (`count` has them all). */
   repeats: CrashRecord[];
   /** Start of the period the digest covers, ms. */
   periodStart: number;
@@ -35,11 +35,11 @@ export interface CrashLoopDigest {
   periodEnd: number;
 }
 
-/** Options of {@linkcode CrashLoopTracker}. */
-export interface CrashLoopTrackerOptions {
-  /** Records kept per digest (memory stays bounded while a loop runs); 50 by default. */
-  maxKept?: number;
-}
+/** Records kept per digest, so that memory stays bounded while a loop runs. */
+const MAX_KEPT = 50;
+
+/** Download links a digest lists at most (the newest), so that it stays readable. */
+const MAX_LINKS = 20;
 
 interface Group {
   windowStart: number;
@@ -69,14 +69,12 @@ export function crashLoopKey(record: CrashRecord): string {
 /** Groups crashes by {@linkcode crashLoopKey} and decides which are sent at once. */
 export class CrashLoopTracker {
   #settings: CrashLoopSettings;
-  #maxKept: number;
   #groups = new Map<string, Group>();
   #ready: CrashLoopDigest[] = [];
 
   /** A tracker with `settings`; with `enabled: false` every crash is sent at once. */
-  constructor(settings: CrashLoopSettings, options: CrashLoopTrackerOptions = {}) {
+  constructor(settings: CrashLoopSettings) {
     this.#settings = settings;
-    this.#maxKept = Math.max(1, options.maxKept ?? 50);
   }
 
   /**
@@ -96,7 +94,7 @@ export class CrashLoopTracker {
     }
     group.count++;
     group.repeats.push(record);
-    if (group.repeats.length > this.#maxKept) group.repeats.shift();
+    if (group.repeats.length > MAX_KEPT) group.repeats.shift();
     return "fold";
   }
 
@@ -166,8 +164,6 @@ export class CrashLoopTracker {
 export interface RenderDigestOptions {
   /** The channel's template, used for the latest crash. */
   template: string;
-  /** Links listed at most (the newest); 20 by default. */
-  maxLinks?: number;
 }
 
 const LINK_LINE = "- {time} {pod.name} {corefile.filename}: {corefile.url}";
@@ -180,8 +176,7 @@ const LINK_LINE = "- {time} {pod.name} {corefile.filename}: {corefile.url}";
  */
 export function renderDigest(digest: CrashLoopDigest, options: RenderDigestOptions): string {
   const latest = digest.repeats[digest.repeats.length - 1];
-  const maxLinks = options.maxLinks ?? 20;
-  const shown = digest.repeats.slice(-maxLinks);
+  const shown = digest.repeats.slice(-MAX_LINKS);
   const times = digest.count === 1 ? "1 more time" : `${digest.count} more times`;
   const minutes = Math.max(1, Math.round((digest.periodEnd - digest.periodStart) / 60_000));
   const period = minutes === 1 ? "the last minute" : `the last ${minutes} minutes`;

@@ -32,6 +32,9 @@ export type AttemptResult = { ok: true } | FailedAttempt;
 /** Shortest wait before a retry, so that `Retry-After: 0` cannot make a tight loop. */
 export const MIN_RETRY_DELAY_MS = 250;
 
+/** First backoff delay, ms: the documented 1 s, 2 s, 4 s... */
+const RETRY_BASE_MS = 1000;
+
 /** Where a delivery stands. */
 export interface DeliveryState {
   /** Attempts made so far, including the one whose result is judged. */
@@ -44,8 +47,6 @@ export interface DeliveryState {
 
 /** Options of {@linkcode nextStep}. */
 export interface RetryPolicyOptions {
-  /** First backoff delay, ms (1000 by default). */
-  baseMs?: number;
   /** Longest backoff delay, ms. */
   maxMs: number;
   /** A number in [0, 1) for the jitter; random by default. */
@@ -64,7 +65,7 @@ export function nextStep(result: AttemptResult, state: DeliveryState, options: R
   if (!result.retry) return { kind: "give-up", reason: "the API refused the message; retrying cannot help" };
   const delayMs = result.retryAfterMs !== undefined
     ? Math.max(MIN_RETRY_DELAY_MS, Math.round(result.retryAfterMs))
-    : retryDelayMs(state.attempt, { baseMs: options.baseMs, maxMs: options.maxMs, random: options.random });
+    : retryDelayMs(state.attempt, { baseMs: RETRY_BASE_MS, maxMs: options.maxMs, random: options.random });
   if (state.now + delayMs > state.deadline) {
     return { kind: "give-up", reason: `still failing after ${state.attempt} attempts; the give-up time is reached` };
   }

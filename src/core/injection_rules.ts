@@ -17,6 +17,7 @@
  */
 
 import { INJECTED_ANNOTATION } from "./pod_facts.ts";
+import { truncateText, utf16Units } from "./text_limit.ts";
 
 /** Set by the webhook to the containers it injected, e.g. `app,worker`; the watcher reads it too. */
 export { INJECTED_ANNOTATION };
@@ -187,8 +188,8 @@ export function checkMountPath(value: string | undefined): MountPathCheck {
     return { ok: false, reason: "path-missing", detail: `annotation ${PATH_ANNOTATION} is required but not set` };
   }
   const shown = JSON.stringify(raw.length > 40 ? `${raw.slice(0, 40)}...` : raw);
-  // deno-lint-ignore no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(raw)) {
+  // search() ignores the global regex's lastIndex, which test() would carry from call to call.
+  if (raw.search(CONTROL_CHARACTERS) !== -1) {
     return { ok: false, reason: "path-invalid", detail: `${PATH_ANNOTATION} ${shown} contains control characters` };
   }
   if (!raw.startsWith("/")) {
@@ -210,7 +211,7 @@ export function checkMountPath(value: string | undefined): MountPathCheck {
   if (segments.includes("..")) {
     return { ok: false, reason: "path-invalid", detail: `${PATH_ANNOTATION} ${shown} must not contain ".."` };
   }
-  const path = "/" + segments.filter((s) => s !== "" && s !== ".").join("/");
+  const path = normaliseMountPath(raw);
   const refused = REFUSED_PATHS.find((r) => path === r || (r !== "/" && path.startsWith(`${r}/`)));
   if (refused === "/") {
     return { ok: false, reason: "path-refused", detail: `${PATH_ANNOTATION} ${shown} would hide the whole filesystem` };
@@ -299,7 +300,7 @@ export function clipWarning(text: string): string {
   // kubectl prints warnings to a terminal: names from the pod must not carry escape sequences there.
   const printable = text.replace(CONTROL_CHARACTERS, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
   const warning = printable.startsWith("coredog: ") ? printable : `coredog: ${printable}`;
-  return warning.length <= MAX_WARNING_LENGTH ? warning : `${warning.slice(0, MAX_WARNING_LENGTH - 3)}...`;
+  return truncateText(warning, MAX_WARNING_LENGTH, { measure: utf16Units, marker: "..." });
 }
 
 function skip(reason: SkipReason, detail: string, warnings: string[] = []): InjectionDecision {

@@ -35,7 +35,6 @@ export type MutationOutcome =
   }
   | {
     kind: "skipped";
-    pod: string;
     reason: SkipReason;
     /** The seed's log line: `Skip injection for pod <ns>/<name> - Reason: <reason>`. */
     message: string;
@@ -99,7 +98,7 @@ function skipped(
 ): Mutation {
   return {
     response: admissionResponse(review, { warnings }),
-    outcome: { kind: "skipped", pod: reference, reason, message: skipMessage(reference, detail) },
+    outcome: { kind: "skipped", reason, message: skipMessage(reference, detail) },
     warnings,
   };
 }

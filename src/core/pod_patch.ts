@@ -54,8 +54,6 @@ export interface PodPatch {
   operations: JsonPatchOperation[];
   /** Containers that have the dump directory once the patch is applied. */
   injected: string[];
-  /** Containers this patch changes (a subset of `injected`). */
-  changed: string[];
   /** Set when the pod gets nothing: why. */
   skipped?: { reason: SkipReason; detail: string };
   warnings: string[];
@@ -92,7 +90,6 @@ export function buildPodPatch(pod: AdmissionPod, plan: PatchPlan): PodPatch {
 
   const containerOps: JsonPatchOperation[] = [];
   const injected: string[] = [];
-  const changed: string[] = [];
   const warnings: string[] = [];
   const containers = spec.containers ?? [];
   containers.forEach((container, index) => {
@@ -103,7 +100,6 @@ export function buildPodPatch(pod: AdmissionPod, plan: PatchPlan): PodPatch {
       return;
     }
     injected.push(container.name);
-    if (result.operations.length > 0) changed.push(container.name);
     containerOps.push(...result.operations);
   });
   if (injected.length === 0) {
@@ -118,7 +114,7 @@ export function buildPodPatch(pod: AdmissionPod, plan: PatchPlan): PodPatch {
   if (operations.length === 0) {
     return nothing({ reason: "already-injected", detail: "already injected" }, warnings, injected);
   }
-  return { operations, injected, changed, warnings };
+  return { operations, injected, warnings };
 }
 
 type ContainerResult = { operations: JsonPatchOperation[] } | { conflict: string };
@@ -187,5 +183,5 @@ function nothing(
   warnings: string[],
   injected: string[] = [],
 ): PodPatch {
-  return { operations: [], injected, changed: [], skipped, warnings };
+  return { operations: [], injected, skipped, warnings };
 }

@@ -74,7 +74,7 @@ export function assessReadiness(state: CandidateState, now: number, settings: Re
     return { ready: false, reason: state.stableSince === now ? "changing" : "settling" };
   }
   if (state.expectedBytes !== undefined && state.size < state.expectedBytes) {
-    if (sinceWrite >= settings.truncatedAfterMs && unchangedFor >= settings.settleMs) {
+    if (sinceWrite >= settings.truncatedAfterMs) {
       return { ready: true, truncated: true };
     }
     return { ready: false, reason: "short" };

@@ -21,11 +21,14 @@ export interface ResolvedEndpoint {
   reason: string;
 }
 
+/** `endpoint` as a URL: a bare host is reached over HTTPS. */
+export function endpointUrl(endpoint: string): string {
+  return endpoint.includes("://") ? endpoint : `https://${endpoint}`;
+}
+
 /** Normalises `endpoint` (a host or URL) and picks the addressing style. */
 export function resolveEndpoint(endpoint: string, style: "auto" | "path" | "virtual"): ResolvedEndpoint {
-  const url = endpoint === ""
-    ? undefined
-    : (endpoint.includes("://") ? endpoint : `https://${endpoint}`).replace(/\/+$/, "");
+  const url = endpoint === "" ? undefined : endpointUrl(endpoint).replace(/\/+$/, "");
   if (style !== "auto") return { url, forcePathStyle: style === "path", reason: `S3AddressingStyle is ${style}` };
   if (url === undefined) return { url, forcePathStyle: false, reason: "AWS endpoint" };
   const host = new URL(url).hostname.toLowerCase();
@@ -41,9 +44,8 @@ export function resolveEndpoint(endpoint: string, style: "auto" | "path" | "virt
  */
 export function endpointIncludesBucket(endpoint: string, bucket: string): boolean {
   if (!endpoint || !bucket) return false;
-  const url = endpoint.includes("://") ? endpoint : `https://${endpoint}`;
   try {
-    return new URL(url).hostname.toLowerCase().startsWith(`${bucket.toLowerCase()}.`);
+    return new URL(endpointUrl(endpoint)).hostname.toLowerCase().startsWith(`${bucket.toLowerCase()}.`);
   } catch {
     return false;
   }

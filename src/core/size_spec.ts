@@ -48,7 +48,7 @@ export function resolveSize(size: SizeSpec, totalBytes: number): number | undefi
   return Math.floor(totalBytes * size.percent / 100);
 }
 
-/** How a size is shown in logs: `4Gi`, `10%`, `off`. */
+/** How a size is shown in logs: `4294967296 bytes`, `10%`, `off`. */
 export function describeSize(size: SizeSpec): string {
   if (size.kind === "off") return "off";
   if (size.kind === "percent") return `${size.percent}%`;

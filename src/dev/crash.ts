@@ -25,11 +25,13 @@ if (import.meta.main) {
   const result = await crashProcessIn(dir);
   if (result.cores.length === 0) {
     console.error(
-      `bash died of signal ${result.signal ?? "none"} but left no core in ${dir}/ ` +
+      `bash died of ${result.signal ?? "no signal (it exited)"} but left no core in ${dir}/ ` +
         `(core_pattern ${JSON.stringify(verdict.pattern)}); is the hard limit of ulimit -c 0? Check with: ulimit -Hc`,
     );
     Deno.exit(2);
   }
-  console.log(`bash crashed with SIGSEGV and the kernel wrote ${result.cores.map((c) => join(dir, c)).join(", ")}`);
+  console.log(
+    `bash crashed with ${result.signal} and the kernel wrote ${result.cores.map((c) => join(dir, c)).join(", ")}`,
+  );
   console.log("Watch `deno task dev` capture it, store it in .coredog/bucket/ and print the message.");
 }

@@ -117,11 +117,7 @@ export class KubeClient {
       "GET",
       `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(name)}`,
     );
-    if (response.status === 404) {
-      await response.body?.cancel();
-      return undefined;
-    }
-    return await this.#json(response, `get pod ${namespace}/${name}`) as PodObject;
+    return await this.#jsonOrAbsent(response, `get pod ${namespace}/${name}`) as PodObject | undefined;
   }
 
   /** Creates a core/v1 Event in `namespace`. */
@@ -136,11 +132,7 @@ export class KubeClient {
       "GET",
       `/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets/${encodeURIComponent(name)}`,
     );
-    if (response.status === 404) {
-      await response.body?.cancel();
-      return undefined;
-    }
-    return await this.#json(response, `get secret ${namespace}/${name}`) as SecretObject;
+    return await this.#jsonOrAbsent(response, `get secret ${namespace}/${name}`) as SecretObject | undefined;
   }
 
   /**
@@ -166,11 +158,9 @@ export class KubeClient {
       "GET",
       `/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/${encodeURIComponent(name)}`,
     );
-    if (response.status === 404) {
-      await response.body?.cancel();
-      return undefined;
-    }
-    return await this.#json(response, `get mutatingwebhookconfiguration ${name}`) as MutatingWebhookConfigurationObject;
+    return await this.#jsonOrAbsent(response, `get mutatingwebhookconfiguration ${name}`) as
+      | MutatingWebhookConfigurationObject
+      | undefined;
   }
 
   /**
@@ -219,6 +209,15 @@ export class KubeClient {
       body: body ? JSON.stringify(body) : undefined,
       signal: AbortSignal.timeout(this.#options.timeoutMs ?? 5000),
     });
+  }
+
+  /** The body of a GET, or undefined when the object does not exist (404). */
+  async #jsonOrAbsent(response: Response, what: string): Promise<unknown> {
+    if (response.status === 404) {
+      await response.body?.cancel();
+      return undefined;
+    }
+    return await this.#json(response, what);
   }
 
   async #json(response: Response, what: string): Promise<unknown> {

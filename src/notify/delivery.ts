@@ -38,7 +38,8 @@ export interface DeliverOptions {
   random?: () => number;
   /**
    * Aborted at shutdown: a wait for a retry ends at once, and a message
-   * that then fails again is given up instead of waiting for its deadline.
+   * that then fails again is left for the restart instead of waiting for
+   * its deadline; so is one still waiting for the rate limit.
    */
   signal?: AbortSignal;
 }
@@ -62,9 +63,18 @@ export async function deliver(
   options: DeliverOptions,
 ): Promise<DeliveryOutcome> {
   const { clock, rate } = options;
+  let lastError = "";
   for (let attempt = 1;; attempt++) {
     if (rate) {
-      for (let wait = rate.waitMs(clock.now()); wait > 0; wait = rate.waitMs(clock.now())) await clock.sleep(wait);
+      for (let wait = rate.waitMs(clock.now()); wait > 0; wait = rate.waitMs(clock.now())) {
+        try {
+          await clock.sleep(wait, options.signal);
+        } catch {
+          // Shutdown: the window may be closed for a whole Retry-After (a 429
+          // blocks it), so the message is left for the restart instead.
+          return interrupted(attempt - 1, lastError || "the API's rate limit allowed no attempt before shutdown");
+        }
+      }
       rate.record(clock.now());
     }
     let result: AttemptResult;
@@ -74,25 +84,23 @@ export async function deliver(
       result = { ok: false, retry: false, error: `the channel failed: ${(error as Error).message}` };
     }
     if (!result.ok && result.retryAfterMs !== undefined) rate?.block(clock.now() + result.retryAfterMs);
-    if (!result.ok && options.signal?.aborted) {
-      return {
-        delivered: false,
-        attempts: attempt,
-        error: result.error,
-        reason: "CoreDog is shutting down",
-        interrupted: true,
-      };
-    }
+    if (!result.ok && options.signal?.aborted) return interrupted(attempt, result.error);
     const step = nextStep(result, { attempt, now: clock.now(), deadline: options.deadline }, {
       maxMs: options.retryMaxMs,
       random: (options.random ?? Math.random)(),
     });
     if (step.kind === "done") return { delivered: true, attempts: attempt };
     const error = result.ok ? "" : result.error;
+    lastError = error;
     if (step.kind === "give-up") return { delivered: false, attempts: attempt, error, reason: step.reason };
     options.onRetry?.({ attempt, error, delayMs: step.delayMs });
     await clock.sleep(step.delayMs, options.signal).catch(() => {
-      // Shutdown cut the wait short: one last attempt follows.
+      // Shutdown cut the wait short: one last attempt follows if the rate limit allows it now.
     });
   }
+}
+
+/** The outcome of a delivery that shutdown ended; the ledger re-sends the message after the restart. */
+function interrupted(attempts: number, error: string): DeliveryOutcome {
+  return { delivered: false, attempts, error, reason: "CoreDog is shutting down", interrupted: true };
 }

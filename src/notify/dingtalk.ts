@@ -29,12 +29,12 @@ export const DINGTALK_LIMIT_BYTES = 4000;
 export const DINGTALK_RATE: RateRule[] = [{ limit: 20, windowMs: 61_000 }];
 
 /** `base64(HMAC-SHA256(secret, timestamp + "\n" + secret))`, before URL encoding. */
-export function dingtalkSign(secret: string, timestampMs: number): string {
+function dingtalkSign(secret: string, timestampMs: number): string {
   return createHmac("sha256", secret).update(`${timestampMs}\n${secret}`).digest("base64");
 }
 
 /** The webhook URL with `timestamp` and `sign` added when `secret` is set. */
-export function dingtalkUrl(webhookurl: string, secret: string, now: number): string {
+function dingtalkUrl(webhookurl: string, secret: string, now: number): string {
   if (!secret) return webhookurl;
   const url = new URL(webhookurl);
   url.searchParams.set("timestamp", String(now));
@@ -43,12 +43,12 @@ export function dingtalkUrl(webhookurl: string, secret: string, now: number): st
 }
 
 /** The request body for `text`, cut to the limit. */
-export function dingtalkPayload(text: string): Record<string, unknown> {
+function dingtalkPayload(text: string): Record<string, unknown> {
   return { msgtype: "text", text: { content: truncateText(text, DINGTALK_LIMIT_BYTES) } };
 }
 
 /** Reads DingTalk's answer: 130101 (too fast) waits a minute, -1 (busy) backs off; other codes are final. */
-export function judgeDingtalkAnswer(answer: HttpAnswer, now: number): AttemptResult {
+function judgeDingtalkAnswer(answer: HttpAnswer, now: number): AttemptResult {
   return judgeErrcodeAnswer(answer, now, { api: "dingtalk", retryable: { 130101: 60_000, [-1]: undefined } });
 }
 

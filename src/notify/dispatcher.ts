@@ -42,11 +42,11 @@ export interface DispatcherMetrics {
   /** Messages skipped by the channel's keyword. */
   filtered: Counter;
   /** Crashes folded into a crash-loop digest instead of a message of their own. */
-  folded?: Counter;
+  folded: Counter;
   /** Attempts that failed and were retried. */
-  retried?: Counter;
+  retried: Counter;
   /** Crash-loop digests queued. */
-  digests?: Counter;
+  digests: Counter;
 }
 
 /** Options of {@linkcode createDispatcher}. */
@@ -77,7 +77,8 @@ export interface Dispatcher {
    * At shutdown: sends the digests of open crash-loop windows now, then
    * resolves when every queued message has been delivered or given up.
    * Messages still failing get one last attempt instead of waiting for
-   * their retries, so that shutdown is not held up by a chat outage.
+   * their retries (none while the rate limit forbids it: those are left
+   * for the restart), so that shutdown is not held up by a chat outage.
    */
   drain(): Promise<void>;
   /** Resolves when every queued message has been handled, leaving crash-loop windows open (for tests). */
@@ -126,7 +127,7 @@ export function createDispatcher(channels: Channel[], options: DispatcherOptions
       random: options.random,
       signal: closing.signal,
       onRetry: (info) => {
-        metrics.retried?.inc(labels);
+        metrics.retried.inc(labels);
         logger.warn("notification not accepted; retrying", {
           channel: notifier.name,
           core: notification.record.corefile.filename,
@@ -168,7 +169,7 @@ export function createDispatcher(channels: Channel[], options: DispatcherOptions
       const latest = digest.repeats[digest.repeats.length - 1];
       try {
         const text = renderDigest(digest, { template: state.template });
-        metrics.digests?.inc({ channel: state.channel.notifier.name });
+        metrics.digests.inc({ channel: state.channel.notifier.name });
         logger.info("crash loop digest", {
           channel: state.channel.notifier.name,
           loop: describeLoop(latest),
@@ -215,7 +216,7 @@ export function createDispatcher(channels: Channel[], options: DispatcherOptions
       queueDigests(state, state.loops.takeDue(now));
       arm(state);
       if (verdict === "fold") {
-        metrics.folded?.inc({ channel: notifier.name });
+        metrics.folded.inc({ channel: notifier.name });
         logger.debug("crash loop: this crash goes into the digest", {
           channel: notifier.name,
           loop: describeLoop(record),

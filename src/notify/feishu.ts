@@ -23,18 +23,18 @@ import { type HttpAnswer, judgeStatus, snippet } from "./http_post.ts";
 import type { AttemptResult, Notifier } from "./notifier.ts";
 
 /** Largest request body, bytes ("20 KB", read as 20,000 to stay on the safe side). */
-export const FEISHU_BODY_LIMIT_BYTES = 20_000;
+const FEISHU_BODY_LIMIT_BYTES = 20_000;
 
 /** 100 a minute and 5 a second per bot, with a little slack for clock skew. */
 export const FEISHU_RATE: RateRule[] = [{ limit: 100, windowMs: 61_000 }, { limit: 5, windowMs: 1100 }];
 
 /** `base64(HMAC-SHA256(key = timestamp + "\n" + secret, message = ""))`. */
-export function feishuSign(secret: string, timestampSeconds: number): string {
+function feishuSign(secret: string, timestampSeconds: number): string {
   return createHmac("sha256", `${timestampSeconds}\n${secret}`).update("").digest("base64");
 }
 
 /** Options of {@linkcode feishuPayload}. */
-export interface FeishuOptions {
+interface FeishuOptions {
   /** Signing secret; empty for none. */
   secret?: string;
   /** Current time, ms. */
@@ -42,7 +42,7 @@ export interface FeishuOptions {
 }
 
 /** The request body for `text`, with the text cut so that the whole body stays within 20 KB. */
-export function feishuPayload(text: string, options: FeishuOptions): Record<string, unknown> {
+function feishuPayload(text: string, options: FeishuOptions): Record<string, unknown> {
   const signing: Record<string, string> = {};
   if (options.secret) {
     const timestamp = Math.floor(options.now / 1000);
@@ -57,7 +57,7 @@ export function feishuPayload(text: string, options: FeishuOptions): Record<stri
 const RETRYABLE_CODES = new Set([11232, 99991400]);
 
 /** Reads Feishu's answer, by `code` first (it may come with 200 or 400), then by status. */
-export function judgeFeishuAnswer(answer: HttpAnswer, now: number): AttemptResult {
+function judgeFeishuAnswer(answer: HttpAnswer, now: number): AttemptResult {
   const json = jsonObject(answer.body);
   const code = typeof json?.code === "number" ? json.code : json?.StatusCode;
   const retryAfterMs = parseRetryAfter(answer.headers.get("retry-after"), now) ??

@@ -20,7 +20,7 @@ import { type HttpAnswer, judgeStatus } from "./http_post.ts";
 import type { AttemptResult, Notification, Notifier } from "./notifier.ts";
 
 /** The signature header. */
-export const SIGNATURE_HEADER = "X-CoreDog-Signature";
+const SIGNATURE_HEADER = "X-CoreDog-Signature";
 
 /** `sha256=<hex HMAC-SHA256(secret, body)>`. */
 export function webhookSignature(secret: string, body: string): string {
@@ -28,7 +28,7 @@ export function webhookSignature(secret: string, body: string): string {
 }
 
 /** The JSON body for `notification`. */
-export function webhookBody(notification: Notification): string {
+function webhookBody(notification: Notification): string {
   const payload: Record<string, unknown> = {
     event: notification.kind === "digest" ? "crash_loop" : "core_dump",
     text: notification.text,
@@ -47,7 +47,7 @@ export function webhookBody(notification: Notification): string {
 }
 
 /** The headers for `body`: the user's, then CoreDog's, which replace any of the same name. */
-export function webhookHeaders(
+function webhookHeaders(
   notification: Notification,
   body: string,
   options: { secret?: string; headers?: Record<string, string> },
@@ -67,7 +67,7 @@ export function webhookHeaders(
 }
 
 /** Reads the answer: any 2xx is accepted. */
-export function judgeWebhookAnswer(answer: HttpAnswer, now: number): AttemptResult {
+function judgeWebhookAnswer(answer: HttpAnswer, now: number): AttemptResult {
   const byStatus = judgeStatus(answer, now);
   if (byStatus) return { ...byStatus, error: `webhook ${byStatus.error}` };
   return { ok: true };

@@ -60,7 +60,7 @@ export async function postJson(url: string, body: string, options: PostOptions):
 }
 
 /** Replaces `url` in `text` by its origin, hiding the path and query that carry the robot's key. */
-export function redactUrl(text: string, url: string): string {
+function redactUrl(text: string, url: string): string {
   let origin = "the webhook";
   try {
     origin = `${new URL(url).origin}/...`;

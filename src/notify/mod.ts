@@ -23,8 +23,6 @@ import { createSlackNotifier, SLACK_RATE } from "./slack.ts";
 import { createWecomNotifier, WECOM_RATE } from "./wecom.ts";
 
 export { type Channel, createDispatcher, type Dispatcher, type DispatcherMetrics } from "./dispatcher.ts";
-export type { Notification, Notifier } from "./notifier.ts";
-export { type Clock, systemClock } from "./clock.ts";
 
 type Factory = (name: string, settings: ChannelSettings, options: { timeoutMs: number }) => Notifier;
 
@@ -38,7 +36,7 @@ interface Backend {
 
 /**
  * Every channel type (aliases resolved by the configuration). The console
- * is a log: one line per core is what log collectors expect, and it is
+ * is a log: one message per core is what log collectors expect, and it is
  * what the local quickstart shows for every `deno task crash`.
  */
 const BACKENDS: Record<string, Backend> = {

@@ -19,13 +19,13 @@ import { type HttpAnswer, judgeStatus } from "./http_post.ts";
 import type { AttemptResult, Notification, Notifier } from "./notifier.ts";
 
 /** Characters in a section block's text (and in the fallback text, kept alike). */
-export const SLACK_SECTION_LIMIT = 3000;
+const SLACK_SECTION_LIMIT = 3000;
 
 /** About one message a second per webhook. */
 export const SLACK_RATE: RateRule[] = [{ limit: 1, windowMs: 1000 }];
 
 /** Escapes the three characters Slack's mrkdwn treats as markup. */
-export function slackEscape(text: string): string {
+function slackEscape(text: string): string {
   return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }
 
@@ -35,7 +35,7 @@ function fit(text: string): string {
 }
 
 /** The request body for `notification`. */
-export function slackPayload(notification: Notification): Record<string, unknown> {
+function slackPayload(notification: Notification): Record<string, unknown> {
   const text = fit(notification.text);
   const blocks: Record<string, unknown>[] = [{ type: "section", text: { type: "mrkdwn", text } }];
   const url = notification.record.storage.url;
@@ -47,7 +47,7 @@ export function slackPayload(notification: Notification): Record<string, unknown
 }
 
 /** Reads Slack's answer: 2xx is accepted; 429 and 5xx are retried; other errors are final. */
-export function judgeSlackAnswer(answer: HttpAnswer, now: number): AttemptResult {
+function judgeSlackAnswer(answer: HttpAnswer, now: number): AttemptResult {
   const byStatus = judgeStatus(answer, now);
   if (byStatus) return { ...byStatus, error: `slack ${byStatus.error}` };
   return { ok: true };

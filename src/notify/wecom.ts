@@ -18,13 +18,13 @@ import type { HttpAnswer } from "./http_post.ts";
 import type { AttemptResult, Notifier } from "./notifier.ts";
 
 /** Content limits in UTF-8 bytes, by message type. */
-export const WECOM_LIMIT_BYTES = { text: 2048, markdown: 4096 } as const;
+const WECOM_LIMIT_BYTES = { text: 2048, markdown: 4096 } as const;
 
 /** 20 messages a minute per robot; the extra second absorbs clock skew between us and WeCom. */
 export const WECOM_RATE: RateRule[] = [{ limit: 20, windowMs: 61_000 }];
 
 /** Options of {@linkcode wecomPayload}. */
-export interface WecomOptions {
+interface WecomOptions {
   /** WeCom's message type. */
   msgtype: "markdown" | "text";
   /** User ids to @ (`@all` with `text` only). */
@@ -34,7 +34,7 @@ export interface WecomOptions {
 }
 
 /** The request body for `text`, cut to WeCom's limit. */
-export function wecomPayload(text: string, options: WecomOptions): Record<string, unknown> {
+function wecomPayload(text: string, options: WecomOptions): Record<string, unknown> {
   const mentioned = options.mentionedList ?? [];
   if (options.msgtype === "markdown") {
     // Markdown has no mention fields; WeCom renders `<@userid>` in the content instead.
@@ -53,7 +53,7 @@ export function wecomPayload(text: string, options: WecomOptions): Record<string
  * minute), -1 (system busy), 5xx and network errors. Not retried: 93000
  * (invalid webhook), 40058 (too long) and every other code.
  */
-export function judgeWecomAnswer(answer: HttpAnswer, now: number): AttemptResult {
+function judgeWecomAnswer(answer: HttpAnswer, now: number): AttemptResult {
   return judgeErrcodeAnswer(answer, now, { api: "wecom", retryable: { 45009: 60_000, [-1]: undefined } });
 }
 

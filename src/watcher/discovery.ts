@@ -27,7 +27,7 @@ import { FifoGuard } from "./fifo_guard.ts";
 import { type FileEventStream, watchFileEvents } from "./fs_events.ts";
 
 /** Directories deeper than this below the root are not scanned. */
-export const MAX_DEPTH = 8;
+const MAX_DEPTH = 8;
 /** What a directory looked like when it was last read. */
 interface DirMemo {
   mtimeMs: number;
@@ -48,9 +48,9 @@ const CHECK_MS = 1000;
  * blocked for good (nothing can wake it), so the count is bounded; past
  * it, rescans alone find cores.
  */
-export const MAX_WATCH_RESTARTS = 16;
+const MAX_WATCH_RESTARTS = 16;
 /** Name of the canary file at the root; never a core (no namespace starts with a dot). */
-export const CANARY_NAME = ".coredog-watch-canary";
+const CANARY_NAME = ".coredog-watch-canary";
 
 /** Options of {@linkcode Discovery}. */
 export interface DiscoveryOptions {
@@ -307,7 +307,7 @@ export class Discovery {
    */
   #fixMode(dir: string, depth: number, stat: fs.Stats): void {
     const mode = this.#options.dirMode;
-    if (mode === undefined || depth > 3 || (stat.mode & 0o7777) === mode) return;
+    if (mode === undefined || depth === 0 || depth > 3 || (stat.mode & 0o7777) === mode) return;
     try {
       fs.chmodSync(dir, mode);
     } catch (error) {

@@ -17,10 +17,10 @@ import { removeIfSame } from "./safe_file.ts";
 import type { Scheduler } from "./scheduler.ts";
 
 /** How often the guard looks, ms. */
-export const DISK_CHECK_MS = 2000;
+const DISK_CHECK_MS = 2000;
 
 /** Free and total bytes of the file system holding `path`. */
-export async function fileSystemSpace(path: string): Promise<{ freeBytes: number; totalBytes: number }> {
+async function fileSystemSpace(path: string): Promise<{ freeBytes: number; totalBytes: number }> {
   const stats = await fs.promises.statfs(path);
   return { freeBytes: stats.bavail * stats.bsize, totalBytes: stats.blocks * stats.bsize };
 }
@@ -32,16 +32,19 @@ export class DiskGuard {
   #timer: ReturnType<typeof setInterval> | undefined;
   #running: Promise<void> | undefined;
   #overMaxUse = false;
+  /** False when both `MaxUse` and `KeepFree` are off: nothing to check. */
+  #enabled: boolean;
 
   constructor(scheduler: Scheduler, deps: PipelineDeps) {
     this.#scheduler = scheduler;
     this.#deps = deps;
+    const { maxUse, keepFree } = deps.config.watcher;
+    this.#enabled = maxUse.kind !== "off" || keepFree.kind !== "off";
   }
 
-  /** Checks now and every {@linkcode DISK_CHECK_MS}. */
+  /** Checks every {@linkcode DISK_CHECK_MS} (and after each scan, through {@linkcode check}). */
   start(): void {
-    const { maxUse, keepFree } = this.#deps.config.watcher;
-    if (maxUse.kind === "off" && keepFree.kind === "off") return;
+    if (!this.#enabled) return;
     this.#timer = setInterval(() => this.check(), DISK_CHECK_MS);
   }
 
@@ -53,6 +56,7 @@ export class DiskGuard {
 
   /** One check (a check already running is joined). */
   check(): Promise<void> {
+    if (!this.#enabled) return Promise.resolve();
     if (!this.#running) {
       this.#running = this.#check()
         .catch((error) => this.#deps.logger.error("disk guard failed", { error: String(error) }))

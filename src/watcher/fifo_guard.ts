@@ -17,7 +17,7 @@
 import fs from "node:fs";
 
 /** FIFOs held at most; beyond this, rescans still find every core. */
-export const MAX_HELD_FIFOS = 1024;
+const MAX_HELD_FIFOS = 1024;
 
 /** Holds a writer open on each FIFO found under the dump root. */
 export class FifoGuard {
@@ -33,7 +33,8 @@ export class FifoGuard {
       // O_RDWR on a FIFO never blocks on Linux; O_NOFOLLOW refuses a
       // symlink swapped in since the lstat.
       const fd = fs.openSync(path, fs.constants.O_RDWR | fs.constants.O_NONBLOCK | fs.constants.O_NOFOLLOW);
-      if (fs.fstatSync(fd).ino !== ino || !fs.fstatSync(fd).isFIFO()) {
+      const opened = fs.fstatSync(fd);
+      if (opened.ino !== ino || !opened.isFIFO()) {
         fs.closeSync(fd);
         return true;
       }

@@ -10,7 +10,6 @@ import type { Registry } from "../metrics.ts";
 /** Options of {@linkcode serveHealth}. */
 export interface HealthOptions {
   port: number;
-  hostname?: string;
   registry: Registry;
   /** Alive: the process can still do its job. */
   healthy(): boolean;
@@ -20,7 +19,7 @@ export interface HealthOptions {
 
 /** Starts the health server; returns it so that it can be shut down. */
 export function serveHealth(options: HealthOptions): Deno.HttpServer<Deno.NetAddr> {
-  return Deno.serve({ port: options.port, hostname: options.hostname ?? "0.0.0.0", onListen() {} }, (request) => {
+  return Deno.serve({ port: options.port, hostname: "0.0.0.0", onListen() {} }, (request) => {
     const path = new URL(request.url).pathname;
     if (path === "/healthz") return status(options.healthy(), "ok", "unhealthy");
     if (path === "/readyz") return status(options.ready(), "ready", "not ready: the first scan has not finished");

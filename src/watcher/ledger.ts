@@ -10,7 +10,7 @@
  */
 
 import fs from "node:fs";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import type { CrashRecord } from "../core/crash_record.ts";
 
 /** What is remembered about one uploaded core. */
@@ -32,15 +32,18 @@ export interface LedgerEntry {
 /** Stores {@linkcode LedgerEntry} records in a directory. */
 export class Ledger {
   #dir: string;
+  #uploadingDir: string;
 
-  /** Uses `<stateDir>/uploaded`. */
+  /** Uses `<stateDir>/uploaded` and `<stateDir>/uploading`. */
   constructor(stateDir: string) {
     this.#dir = join(stateDir, "uploaded");
+    this.#uploadingDir = join(stateDir, "uploading");
   }
 
-  /** Creates the directory. */
+  /** Creates the directories. */
   async init(): Promise<void> {
     await fs.promises.mkdir(this.#dir, { recursive: true, mode: 0o700 });
+    await fs.promises.mkdir(this.#uploadingDir, { recursive: true, mode: 0o700 });
   }
 
   /** The entry for core `id`, if it was uploaded before. */
@@ -58,10 +61,7 @@ export class Ledger {
 
   /** Records (or replaces) an entry. */
   async put(entry: LedgerEntry): Promise<void> {
-    const file = this.#file(entry.id);
-    const tmp = `${file}.tmp-${crypto.randomUUID().slice(0, 8)}`;
-    await fs.promises.writeFile(tmp, JSON.stringify(entry), { mode: 0o600 });
-    await fs.promises.rename(tmp, file);
+    await writeAtomically(this.#file(entry.id), entry);
   }
 
   /** Forgets core `id` (its local file is gone). */
@@ -71,25 +71,20 @@ export class Ledger {
 
   /** Notes that core `id` is being uploaded to `key` (cleared once it is recorded). */
   async markUploading(id: string, key: string): Promise<void> {
-    await fs.promises.mkdir(this.#uploadingDir(), { recursive: true, mode: 0o700 });
-    const file = join(this.#uploadingDir(), `${checkId(id)}.json`);
-    const tmp = `${file}.tmp-${crypto.randomUUID().slice(0, 8)}`;
-    await fs.promises.writeFile(tmp, JSON.stringify({ id, key, startedAt: new Date().toISOString() }), {
-      mode: 0o600,
-    });
-    await fs.promises.rename(tmp, file);
+    const file = join(this.#uploadingDir, `${checkId(id)}.json`);
+    await writeAtomically(file, { id, key, startedAt: new Date().toISOString() });
   }
 
   /** Clears the upload mark of core `id`. */
   async clearUploading(id: string): Promise<void> {
-    await fs.promises.rm(join(this.#uploadingDir(), `${checkId(id)}.json`), { force: true });
+    await fs.promises.rm(join(this.#uploadingDir, `${checkId(id)}.json`), { force: true });
   }
 
   /** Uploads that were in progress when the watcher last stopped (or was killed). */
   async listUploading(): Promise<{ id: string; key: string }[]> {
     let names: string[];
     try {
-      names = await fs.promises.readdir(this.#uploadingDir());
+      names = await fs.promises.readdir(this.#uploadingDir);
     } catch {
       return [];
     }
@@ -97,17 +92,13 @@ export class Ledger {
     for (const name of names) {
       if (!name.endsWith(".json")) continue;
       try {
-        const mark = JSON.parse(await fs.promises.readFile(join(this.#uploadingDir(), name), "utf8"));
+        const mark = JSON.parse(await fs.promises.readFile(join(this.#uploadingDir, name), "utf8"));
         if (typeof mark.id === "string" && typeof mark.key === "string") marks.push(mark);
       } catch {
         // A mark torn by a kill: its upload is retried from the file anyway.
       }
     }
     return marks;
-  }
-
-  #uploadingDir(): string {
-    return join(dirname(this.#dir), "uploading");
   }
 
   /** Every entry, for pruning entries whose file has gone. */
@@ -129,4 +120,11 @@ export class Ledger {
 function checkId(id: string): string {
   if (!/^[0-9a-f]{16,64}$/.test(id)) throw new Error(`bad ledger id ${id}`);
   return id;
+}
+
+/** Writes `value` as JSON to `file` so that a kill leaves the old content or the new, never half of it. */
+async function writeAtomically(file: string, value: unknown): Promise<void> {
+  const tmp = `${file}.tmp-${crypto.randomUUID().slice(0, 8)}`;
+  await fs.promises.writeFile(tmp, JSON.stringify(value), { mode: 0o600 });
+  await fs.promises.rename(tmp, file);
 }

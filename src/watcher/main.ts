@@ -87,7 +87,7 @@ export async function runWatcher(config: CoredogConfig, logger: Logger): Promise
 }
 
 /** Parses `--config <file>`. */
-export function configPathFromArgs(args: string[], env: (name: string) => string | undefined): string {
+function configPathFromArgs(args: string[], env: (name: string) => string | undefined): string {
   const at = args.indexOf("--config");
   if (at !== -1 && args[at + 1]) return args[at + 1];
   const inline = args.find((a) => a.startsWith("--config="));

@@ -108,13 +108,11 @@ export async function processCore(file: ReadyFile, deps: PipelineDeps): Promise<
     const described = await describe(file, { id, core, log: file.attempt === 1 }, deps);
     const limit = limitReason(file, described, deps);
     if (limit) {
-      await handle.close();
       await dropCore(file, { described, reason: limit }, deps);
       return { kind: "done" };
     }
     const entry = await store(file, { handle, described }, deps);
     recordEvent(entry.record, deps);
-    await handle.close();
     await finishLocal(file, entry, deps);
     return { kind: "done" };
   } finally {
@@ -149,7 +147,7 @@ export async function dropUnstored(
  * the record to the notifiers once. The ledger entry stays until the
  * notification is settled (see `notify_tracker.ts`).
  */
-export async function finishLocal(
+async function finishLocal(
   file: { path: string; dev: number; ino: number },
   entry: LedgerEntry,
   deps: PipelineDeps,

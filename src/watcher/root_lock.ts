@@ -22,21 +22,17 @@ export interface RootLock {
 
 /**
  * Takes the lock on `stateDir`, waiting (and saying so once) while another
- * watcher holds it. `signal` stops the wait.
+ * watcher holds it.
  */
 export async function acquireRootLock(
   stateDir: string,
-  options: { logger: Logger; holder: string; signal?: AbortSignal },
+  options: { logger: Logger; holder: string },
 ): Promise<RootLock> {
   await Deno.mkdir(stateDir, { recursive: true, mode: 0o700 });
   const path = join(stateDir, "watcher.lock");
   const file = await Deno.open(path, { read: true, write: true, create: true, mode: 0o600 });
   let announced = false;
   while (!(await file.tryLock(true))) {
-    if (options.signal?.aborted) {
-      file.close();
-      throw new Error("stopped while waiting for the dump root lock");
-    }
     if (!announced) {
       const current = await Deno.readTextFile(path).catch(() => "");
       options.logger.warn("another watcher is running on this dump root; waiting until it stops", {

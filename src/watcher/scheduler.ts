@@ -12,7 +12,13 @@
 import type fs from "node:fs";
 import { lstat } from "node:fs/promises";
 import { retryDelayMs } from "../core/backoff.ts";
-import { assessReadiness, type CandidateState, observe, type ReadinessSettings } from "../core/readiness.ts";
+import {
+  assessReadiness,
+  type CandidateState,
+  markClosed,
+  observe,
+  type ReadinessSettings,
+} from "../core/readiness.ts";
 import type { Logger } from "../log.ts";
 import type { LocalCore } from "../core/disk_policy.ts";
 import type { PipelineOutcome, ReadyFile } from "./pipeline.ts";
@@ -97,7 +103,7 @@ export class Scheduler {
       entry.state = next;
       entry.diskBytes = stat.blocks * 512;
     }
-    if (closed) entry.state = { ...entry.state, closedAt: now };
+    if (closed) entry.state = markClosed(entry.state, now);
     this.#schedule();
   }
 

@@ -34,8 +34,6 @@ export interface WatcherOptions {
   node: { name: string; ip: string };
   /** Metrics to fill; a fresh set by default. */
   metrics?: WatcherMetrics;
-  /** Aborts a wait for the dump root lock. */
-  signal?: AbortSignal;
 }
 
 /** A running watcher. */
@@ -59,7 +57,6 @@ export async function startWatcher(options: WatcherOptions): Promise<Watcher> {
   const lock = await acquireRootLock(config.watcher.stateDir, {
     logger,
     holder: `node ${options.node.name}, pid ${Deno.pid}, since ${new Date().toISOString()}`,
-    signal: options.signal,
   });
   const ledger = new Ledger(config.watcher.stateDir);
   await ledger.init();

@@ -42,10 +42,10 @@ export function createWatcherMetrics(): WatcherMetrics {
       "coredog_refused_files_total",
       "Files refused (symlinks, FIFOs, hard links...) by reason",
     ),
-    unattributed: registry.counter("coredog_unattributed_cores_total", "Cores stored without a known pod"),
+    unattributed: registry.counter("coredog_unattributed_cores_total", "Cores found without a known pod"),
     truncated: registry.counter(
       "coredog_truncated_cores_total",
-      "Cores stored although shorter than their headers promise",
+      "Cores found shorter than their headers promise",
     ),
     notStored: registry.counter(
       "coredog_cores_not_stored_total",

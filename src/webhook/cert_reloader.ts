@@ -25,8 +25,6 @@ export interface CertificateFiles {
 export interface CertificateReloaderOptions {
   /** Puts a pair in service; throws when it is unusable. */
   apply(pair: CertificatePair): void | Promise<void>;
-  /** Called with the error when `apply` throws. */
-  onFailure?(error: Error): void;
   logger: Logger;
   /** Time between looks at the files, ms; 5000 by default. */
   intervalMs?: number;
@@ -58,10 +56,6 @@ async function readConsistentPair(files: CertificateFiles): Promise<CertificateP
 
 /** A running reloader. */
 export interface CertificateReloader {
-  /** True once a pair has been applied. */
-  loaded(): boolean;
-  /** Looks at the files now; resolves when done. */
-  check(): Promise<void>;
   /** Stops looking; waits for a look in progress. */
   stop(): Promise<void>;
 }
@@ -110,7 +104,6 @@ export function watchCertificateFiles(
       failed = undefined;
     } catch (error) {
       failed = fingerprint;
-      options.onFailure?.(error as Error);
       logger.error(
         applied ? "cannot load the new certificate; serving the previous one" : "cannot serve with the certificate",
         { cert: files.certFile, key: files.keyFile, error: (error as Error).message },
@@ -133,8 +126,6 @@ export function watchCertificateFiles(
   void check().finally(schedule);
 
   return {
-    loaded: () => applied !== undefined,
-    check,
     async stop(): Promise<void> {
       stopped = true;
       clearTimeout(timer);

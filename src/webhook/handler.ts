@@ -33,8 +33,6 @@ export interface WebhookHandlerOptions {
   ready(): boolean;
   /** Serve `/mutate`; false for the plain-HTTP health port. Default true. */
   admission?: boolean;
-  /** Body limit in bytes; {@linkcode MAX_BODY_BYTES} by default. */
-  maxBodyBytes?: number;
 }
 
 /** Creates the request handler for Deno.serve. */
@@ -78,14 +76,13 @@ async function mutate(request: Request, options: WebhookHandlerOptions): Promise
     if (contentType.split(";")[0].trim().toLowerCase() !== "application/json") {
       return refuse(415, "unsupported-media-type", `content-type must be application/json, got "${contentType}"`);
     }
-    const limit = options.maxBodyBytes ?? MAX_BODY_BYTES;
     let body: string | undefined;
     try {
-      body = await readLimited(request, limit);
+      body = await readLimited(request, MAX_BODY_BYTES);
     } catch (error) {
       return refuse(400, "bad-request", `cannot read the body: ${(error as Error).message}`);
     }
-    if (body === undefined) return refuse(413, "too-large", `the body is larger than ${limit} bytes`);
+    if (body === undefined) return refuse(413, "too-large", `the body is larger than ${MAX_BODY_BYTES} bytes`);
     const parsed = parseAdmissionReview(body);
     if (!parsed.ok) return refuse(400, "bad-request", parsed.error);
     const review = parsed.review;

@@ -12,7 +12,7 @@
 
 import { ConfigError } from "../core/config.ts";
 import { loadConfigFile } from "../config_file.ts";
-import { inClusterNamespace, inClusterOptions, KubeClient, type KubeClientOptions } from "../kube/client.ts";
+import { inClusterNamespace, inClusterOptions, KubeClient } from "../kube/client.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { VERSION } from "../version.ts";
 import { parseWebhookFlags, type WebhookFlags, webhookUsage } from "./flags.ts";
@@ -28,8 +28,6 @@ const DRAIN_LIMIT_MS = 30_000;
 /** Options of {@linkcode runWebhook}. */
 export interface RunWebhookOptions {
   logger: Logger;
-  /** How to reach the Kubernetes API in `self-managed` TLS mode; the in-cluster service account by default. */
-  kube?: KubeClientOptions;
 }
 
 /**
@@ -98,10 +96,10 @@ export async function runWebhook(flags: WebhookFlags, options: RunWebhookOptions
  * Starts keeping the CA and certificate in the Secret and the caBundle
  * current; the server picks up each pair as soon as it is written.
  *
- * @throws {Error} outside a cluster without `options.kube`, or without a namespace.
+ * @throws {Error} outside a cluster (no service account), or without a namespace.
  */
 function startTlsManagement(flags: WebhookFlags, options: RunWebhookOptions, server: WebhookServer): SelfManagedTls {
-  const kube = options.kube ?? inClusterOptions((name) => Deno.env.get(name));
+  const kube = inClusterOptions((name) => Deno.env.get(name));
   if (!kube) {
     throw new Error(
       "--tls-mode self-managed needs the Kubernetes API: run in a cluster with a service account token, " +

@@ -87,7 +87,7 @@ export function serviceDnsNames(serviceName: string, namespace: string): string[
 /**
  * One pass: read the Secret, renew what needs renewing, write it back
  * (starting over on a conflict), make the webhook configuration trust the
- * CA bundle, and write the serving pair to the files.
+ * CA bundle, and return the serving pair to use.
  *
  * @throws {Error} when the Secret or the webhook configuration is missing,
  * the API refuses (e.g. RBAC), or the Secret kept changing.

@@ -32,8 +32,6 @@ export interface WebhookServerOptions extends Partial<CertificateFiles> {
   healthPort?: number;
   /** Time between looks at the certificate files, ms; 5000 by default. */
   certCheckIntervalMs?: number;
-  /** Body limit of `/mutate`, bytes. */
-  maxBodyBytes?: number;
 }
 
 /** A running webhook. */
@@ -75,7 +73,7 @@ export function startWebhookServer(options: WebhookServerOptions): WebhookServer
   let draining = false;
   let serving = false;
   const ready = () => serving && !draining;
-  const handlerOptions = { dumpRoot: options.dumpRoot, logger, metrics, ready, maxBodyBytes: options.maxBodyBytes };
+  const handlerOptions = { dumpRoot: options.dumpRoot, logger, metrics, ready };
   const handler = createWebhookHandler(handlerOptions);
   const onError = (error: unknown) => {
     metrics.errors.inc({ kind: "internal" });
@@ -98,6 +96,16 @@ export function startWebhookServer(options: WebhookServerOptions): WebhookServer
   });
   // Callers that never await `listening` must not see an unhandled rejection at shutdown.
   listening.catch(() => {});
+
+  /** Puts `pair` in service; counts and rethrows a pair that cannot serve. */
+  function load(pair: CertificatePair): void {
+    try {
+      apply(pair);
+    } catch (error) {
+      metrics.certificateLoads.inc({ result: "failed" });
+      throw error;
+    }
+  }
 
   function apply(pair: CertificatePair): void {
     if (tls) {
@@ -137,8 +145,7 @@ export function startWebhookServer(options: WebhookServerOptions): WebhookServer
   // Without files the certificate comes through useCertificate (self-managed TLS).
   const reloader: CertificateReloader | undefined = options.certFile && options.keyFile
     ? watchCertificateFiles({ certFile: options.certFile, keyFile: options.keyFile }, {
-      apply,
-      onFailure: () => metrics.certificateLoads.inc({ result: "failed" }),
+      apply: load,
       logger,
       intervalMs: options.certCheckIntervalMs,
     })
@@ -149,14 +156,7 @@ export function startWebhookServer(options: WebhookServerOptions): WebhookServer
     healthAddr: health?.addr,
     metrics,
     ready,
-    useCertificate(pair: CertificatePair): void {
-      try {
-        apply(pair);
-      } catch (error) {
-        metrics.certificateLoads.inc({ result: "failed" });
-        throw error;
-      }
-    },
+    useCertificate: load,
     drain(): void {
       draining = true;
     },

@@ -19,7 +19,7 @@ export interface WebhookMetrics {
   errors: Counter;
   /** Time to answer one /mutate request. */
   latency: Histogram;
-  /** /mutate requests being answered now; what a drain waits for. */
+  /** /mutate requests being answered now. */
   inFlight: Gauge;
   /** Certificate loads, by result (`loaded` or `failed`). */
   certificateLoads: Counter;
@@ -52,7 +52,7 @@ export function createWebhookMetrics(): WebhookMetrics {
     inFlight,
     certificateLoads: registry.counter(
       "coredog_webhook_certificate_loads_total",
-      "Serving certificates loaded from the files, by result",
+      "Serving certificates put in service, by result",
     ),
     certificateNotAfter: registry.gauge(
       "coredog_webhook_certificate_not_after_seconds",

@@ -34,7 +34,6 @@ export type Answer = (request: Received) => Reply | Promise<Reply>;
 export interface FakeApi {
   /** The webhook URL to configure. */
   url: string;
-  port: number;
   received: Received[];
   accepted: Received[];
   /** Answers the next requests with these, one each, before the normal behaviour resumes. */
@@ -52,7 +51,6 @@ interface FakeApiOptions {
   path: string;
   clock: Clock;
   behave: Answer;
-  port?: number;
 }
 
 function startFakeApi(options: FakeApiOptions): FakeApi {
@@ -61,7 +59,7 @@ function startFakeApi(options: FakeApiOptions): FakeApi {
   const scripted: Answer[] = [];
   let override: Answer | undefined;
   let server: Deno.HttpServer<Deno.NetAddr> | undefined;
-  let port = options.port ?? 0;
+  let port = 0;
 
   async function handle(request: Request): Promise<Response> {
     const raw = await request.text();
@@ -86,7 +84,6 @@ function startFakeApi(options: FakeApiOptions): FakeApi {
   listen();
   return {
     url: `http://127.0.0.1:${port}${options.path}`,
-    port,
     received,
     accepted,
     script: (...answers) => scripted.push(...answers),
@@ -168,11 +165,10 @@ function countSince(list: Received[], since: number): number {
 }
 
 /** A WeCom group robot: key `test-key`, content limits in bytes, 20 a minute. */
-export function fakeWecom(clock: Clock, options: { port?: number } = {}): FakeApi {
+export function fakeWecom(clock: Clock): FakeApi {
   const api: FakeApi = startFakeApi({
     path: "/cgi-bin/webhook/send?key=test-key",
     clock,
-    port: options.port,
     behave(request) {
       if (request.url.searchParams.get("key") !== "test-key") {
         return jsonReply({
@@ -198,11 +194,10 @@ export function fakeWecom(clock: Clock, options: { port?: number } = {}): FakeAp
 }
 
 /** A Slack incoming webhook: 3000-character sections, about 1 a second. */
-export function fakeSlack(clock: Clock, options: { port?: number } = {}): FakeApi {
+export function fakeSlack(clock: Clock): FakeApi {
   const api: FakeApi = startFakeApi({
     path: "/services/T000/B000/XXXXXXXX",
     clock,
-    port: options.port,
     behave(request) {
       const body = request.json;
       if (!body || typeof body.text !== "string" || body.text === "") {
@@ -223,11 +218,10 @@ export function fakeSlack(clock: Clock, options: { port?: number } = {}): FakeAp
 }
 
 /** A DingTalk custom robot: token `test-token`, optional signing secret, 20 a minute. */
-export function fakeDingtalk(clock: Clock, options: { secret?: string; port?: number } = {}): FakeApi {
+export function fakeDingtalk(clock: Clock, options: { secret?: string } = {}): FakeApi {
   const api: FakeApi = startFakeApi({
     path: "/robot/send?access_token=test-token",
     clock,
-    port: options.port,
     async behave(request) {
       if (request.url.searchParams.get("access_token") !== "test-token") {
         return jsonReply({ errcode: 300001, errmsg: "token is not exist" });
@@ -256,11 +250,10 @@ export function fakeDingtalk(clock: Clock, options: { secret?: string; port?: nu
 }
 
 /** A Feishu custom bot: optional signing secret, 20 KB bodies, 100 a minute and 5 a second. */
-export function fakeFeishu(clock: Clock, options: { secret?: string; port?: number } = {}): FakeApi {
+export function fakeFeishu(clock: Clock, options: { secret?: string } = {}): FakeApi {
   const api: FakeApi = startFakeApi({
     path: "/open-apis/bot/v2/hook/00000000-1111-2222-3333-444444444444",
     clock,
-    port: options.port,
     async behave(request) {
       if (bytes(request.raw) > 20 * 1024 || request.json?.msg_type !== "text") {
         return jsonReply({ code: 9499, msg: "Bad Request", data: {} }, { status: 400 });
@@ -285,11 +278,10 @@ export function fakeFeishu(clock: Clock, options: { secret?: string; port?: numb
 }
 
 /** A user's own receiver: checks `X-CoreDog-Signature` when given a secret and answers 204. */
-export function fakeReceiver(clock: Clock, options: { secret?: string; port?: number } = {}): FakeApi {
+export function fakeReceiver(clock: Clock, options: { secret?: string } = {}): FakeApi {
   return startFakeApi({
     path: "/hooks/coredog",
     clock,
-    port: options.port,
     async behave(request) {
       if (options.secret) {
         const expected = `sha256=${await hmacHex(options.secret, request.raw)}`;

@@ -37,8 +37,6 @@ export interface FakeKubeApiOptions {
   authorize?(attributes: RequestAttributes): boolean;
   /** Runs before each request is handled (after authorization); a test can hold requests here to order a race. */
   beforeHandling?(attributes: RequestAttributes): Promise<void> | void;
-  /** The service account named in Forbidden messages. */
-  user?: string;
 }
 
 /** A running fake API server. */
@@ -81,7 +79,6 @@ export async function startFakeKubeApi(
   );
   let resourceVersion = 5000;
   const nextVersion = () => String(++resourceVersion);
-  const user = options.user ?? "system:serviceaccount:coredog-system:coredog-webhook";
 
   async function handle(request: Request): Promise<Response> {
     const auth = request.headers.get("authorization") ?? "";
@@ -91,7 +88,7 @@ export async function startFakeKubeApi(
     if (!attributes) return status(404, "NotFound", "the server could not find the requested resource");
     if (options.authorize && !options.authorize(attributes)) {
       forbidden.push(attributes);
-      return status(403, "Forbidden", forbiddenMessage(attributes, user), attributes);
+      return status(403, "Forbidden", forbiddenMessage(attributes), attributes);
     }
     requests.push(attributes);
     await options.beforeHandling?.(attributes);
@@ -282,10 +279,13 @@ function conflict(attributes: RequestAttributes): Response {
   );
 }
 
-function forbiddenMessage(attributes: RequestAttributes, user: string): string {
+/** The service account named in Forbidden messages. */
+const USER = "system:serviceaccount:coredog-system:coredog-webhook";
+
+function forbiddenMessage(attributes: RequestAttributes): string {
   const where = attributes.namespace ? ` in the namespace "${attributes.namespace}"` : " at the cluster scope";
   const what = attributes.name ? `${attributes.resource} "${attributes.name}"` : attributes.resource;
-  return `${what} is forbidden: User "${user}" cannot ${attributes.verb} resource "${attributes.resource}" in API group "${attributes.apiGroup}"${where}`;
+  return `${what} is forbidden: User "${USER}" cannot ${attributes.verb} resource "${attributes.resource}" in API group "${attributes.apiGroup}"${where}`;
 }
 
 function status(code: number, reason: string, message: string, attributes?: RequestAttributes): Response {

@@ -5,6 +5,7 @@
 
 import { parseConfig } from "../../src/core/config.ts";
 import type { CoredogConfig } from "../../src/core/config.ts";
+import type { CrashRecord } from "../../src/core/crash_record.ts";
 import type { KubeClient } from "../../src/kube/client.ts";
 import { createLogger } from "../../src/log.ts";
 import { createConsoleNotifier } from "../../src/notify/console.ts";
@@ -140,6 +141,12 @@ export async function listTree(dir: string): Promise<string[]> {
   }
   await walk("");
   return found.sort();
+}
+
+/** The crash records (the `.json` files) stored below `bucketDir`, in the order of their paths. */
+export async function storedRecords(bucketDir: string): Promise<CrashRecord[]> {
+  const files = (await listTree(bucketDir)).filter((f) => f.endsWith(".json"));
+  return await Promise.all(files.map(async (f) => JSON.parse(await Deno.readTextFile(`${bucketDir}/${f}`))));
 }
 
 /** True when a file exists at `path` (without following symlinks). */

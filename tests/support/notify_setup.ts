@@ -20,7 +20,7 @@ export interface TestDispatcher {
   config: CoredogConfig;
   dispatcher: Dispatcher;
   logs: string[];
-  metrics: Required<DispatcherMetrics>;
+  metrics: DispatcherMetrics;
   /** Total of a counter over every channel. */
   count(name: keyof DispatcherMetrics): number;
   /** Requests under way. */
@@ -37,7 +37,7 @@ export function testDispatcher(yaml: string, clock: VirtualClock): TestDispatche
   const config = parseConfig(`StorageConfig:\n  S3Bucket: cores\n${yaml}`);
   const logs: string[] = [];
   const registry = new Registry();
-  const metrics: Required<DispatcherMetrics> = {
+  const metrics: DispatcherMetrics = {
     sent: registry.counter("sent_total", "sent"),
     failed: registry.counter("failed_total", "failed"),
     filtered: registry.counter("filtered_total", "filtered"),

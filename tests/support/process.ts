@@ -18,10 +18,10 @@ export interface RunningProcess {
 const ROOT = new URL("../../", import.meta.url).pathname;
 
 /** Runs `deno <args>` in the repository with `env`. */
-export function runDeno(args: string[], options: { env?: Record<string, string>; cwd?: string } = {}): RunningProcess {
+export function runDeno(args: string[], options: { env?: Record<string, string> } = {}): RunningProcess {
   const child = new Deno.Command(Deno.execPath(), {
     args,
-    cwd: options.cwd ?? ROOT,
+    cwd: ROOT,
     env: { NO_COLOR: "1", ...options.env },
     stdout: "piped",
     stderr: "piped",
@@ -69,4 +69,15 @@ function collect(stream: ReadableStream<Uint8Array>, into: string[]): void {
     }
     if (rest) into.push(rest);
   })();
+}
+
+/** True when every one of `tools` is on PATH; tests that need them are ignored otherwise. */
+export function hasTools(...tools: string[]): boolean {
+  return tools.every((tool) => {
+    try {
+      return new Deno.Command("sh", { args: ["-c", `command -v ${tool}`], stdout: "null" }).outputSync().success;
+    } catch {
+      return false;
+    }
+  });
 }

@@ -4,13 +4,10 @@
  * the pattern does not write cores into the crashing process's directory.
  */
 
-import { judgeCorePattern } from "../../src/dev/core_pattern.ts";
+import { machineCorePattern } from "../../src/dev/core_pattern.ts";
 import { crashProcessIn } from "../../src/dev/crash_process.ts";
 
-const pattern = new TextDecoder().decode(
-  new Deno.Command("cat", { args: ["/proc/sys/kernel/core_pattern"] }).outputSync().stdout,
-);
-const verdict = judgeCorePattern(pattern);
+const verdict = await machineCorePattern();
 
 /** Why real cores cannot be made here, or undefined when they can. */
 export const realCoreSkipReason: string | undefined = verdict.ok
@@ -20,9 +17,9 @@ export const realCoreSkipReason: string | undefined = verdict.ok
 if (realCoreSkipReason) console.warn(`SKIPPING real-core tests: ${realCoreSkipReason}`);
 
 /** Crashes bash in `dir` and returns the path of its core. */
-export async function makeRealCore(dir: string, options: { extraMiB?: number } = {}): Promise<string> {
+export async function makeRealCore(dir: string): Promise<string> {
   await Deno.mkdir(dir, { recursive: true });
-  const result = await crashProcessIn(dir, options);
+  const result = await crashProcessIn(dir);
   if (result.cores.length !== 1) {
     throw new Error(`expected one core in ${dir}, found ${result.cores.length} (signal ${result.signal})`);
   }

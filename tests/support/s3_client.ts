@@ -5,6 +5,8 @@
 import { GetObjectCommand, HeadObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { S3_ACCESS_KEY, S3_SECRET_KEY } from "./s3_server.ts";
 
+const BUCKET = "cores";
+
 /** A client for the test server's `cores` bucket. */
 export function testS3Client(endpoint: string): S3Client {
   return new S3Client({
@@ -22,15 +24,15 @@ export function testS3Client(endpoint: string): S3Client {
  * bucket listings (object requests verify fine), so the listing is read
  * anonymously, which s3rver allows.
  */
-export async function listKeys(client: S3Client, bucket = "cores"): Promise<string[]> {
+export async function listKeys(client: S3Client): Promise<string[]> {
   const endpoint = await client.config.endpoint!();
   const base = `${endpoint.protocol}//${endpoint.hostname}:${endpoint.port}`;
   const keys: string[] = [];
   let marker = "";
   for (;;) {
-    const response = await fetch(`${base}/${bucket}?max-keys=1000&marker=${encodeURIComponent(marker)}`);
+    const response = await fetch(`${base}/${BUCKET}?max-keys=1000&marker=${encodeURIComponent(marker)}`);
     const xml = await response.text();
-    if (!response.ok) throw new Error(`listing ${bucket}: HTTP ${response.status}: ${xml}`);
+    if (!response.ok) throw new Error(`listing ${BUCKET}: HTTP ${response.status}: ${xml}`);
     const page = [...xml.matchAll(/<Key>([^<]*)<\/Key>/g)].map((m) => decodeXml(m[1]));
     keys.push(...page);
     if (!xml.includes("<IsTruncated>true</IsTruncated>") || page.length === 0) break;
@@ -47,13 +49,13 @@ function decodeXml(text: string): string {
 }
 
 /** An object's bytes. */
-export async function getBytes(client: S3Client, key: string, bucket = "cores"): Promise<Uint8Array> {
-  const object = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+export async function getBytes(client: S3Client, key: string): Promise<Uint8Array> {
+  const object = await client.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
   return await object.Body!.transformToByteArray();
 }
 
 /** An object's last-modified time, ms. */
-export async function lastModified(client: S3Client, key: string, bucket = "cores"): Promise<number> {
-  const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+export async function lastModified(client: S3Client, key: string): Promise<number> {
+  const head = await client.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key }));
   return head.LastModified!.getTime();
 }

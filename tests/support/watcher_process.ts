@@ -20,8 +20,6 @@ export interface WatcherProcessOptions {
   /** S3 endpoint; else a directory store in `localDir`. */
   s3Endpoint?: string;
   localDir?: string;
-  /** Extra lines under Watcher. */
-  watcherYaml?: string[];
   /** Extra lines under StorageConfig. */
   storageYaml?: string[];
 }
@@ -49,7 +47,6 @@ export async function startWatcherProcess(configPath: string, options: WatcherPr
       '  KeepFree: "0"',
       '  MaxUse: "0"',
       "  MaxCoresPerContainerPerHour: 0",
-      ...(options.watcherYaml ?? []).map((l) => `  ${l}`),
       "",
     ].join("\n"),
   );
