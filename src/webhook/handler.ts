@@ -33,6 +33,8 @@ export interface WebhookHandlerOptions {
   ready(): boolean;
   /** Serve `/mutate`; false for the plain-HTTP health port. Default true. */
   admission?: boolean;
+  /** Decides on a review; {@linkcode mutateAdmission} unless a test makes it fail. */
+  mutate?: typeof mutateAdmission;
 }
 
 /** Creates the request handler for Deno.serve. */
@@ -87,7 +89,7 @@ async function mutate(request: Request, options: WebhookHandlerOptions): Promise
     if (!parsed.ok) return refuse(400, "bad-request", parsed.error);
     const review = parsed.review;
     try {
-      const mutation = mutateAdmission(review, { dumpRoot: options.dumpRoot });
+      const mutation = (options.mutate ?? mutateAdmission)(review, { dumpRoot: options.dumpRoot });
       const outcome = mutation.outcome;
       const uid = review.request.uid;
       if (outcome.kind === "injected") {
