@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import { parseAllDocuments } from "yaml";
 import { decideInjection } from "../src/core/injection_rules.ts";
 import { CHART_DIR, loadTemplates, staticDocuments, staticObject, TEMPLATED } from "./support/chart.ts";
+import { findHelm, helm } from "./support/helm.ts";
 
 Deno.test("every template's static YAML parses, with no duplicate keys", async () => {
   const templates = await loadTemplates();
@@ -291,29 +292,18 @@ Deno.test("the node-setup script sets core_pattern, logs the value it replaces, 
   assert.equal(badDumpable.code, 1);
 });
 
-/** `helm` on PATH, or undefined. */
-function findHelm(): string | undefined {
-  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
-    try {
-      if (Deno.statSync(`${dir}/helm`).isFile) return `${dir}/helm`;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
-
-const helm = findHelm();
+const found = await findHelm();
 
 Deno.test({
-  name: "helm lint and helm template, each rendered object validated against the Kubernetes schema (needs helm)",
-  ignore: helm === undefined,
+  name: found.path
+    ? "helm lint and helm template, each rendered object validated against the Kubernetes schema"
+    : `helm lint and helm template (skipped: ${found.reason})`,
+  ignore: !found.path,
   async fn() {
     const run = async (args: string[]) => {
-      const output = await new Deno.Command(helm!, { args, stdout: "piped", stderr: "piped" }).output();
-      const text = new TextDecoder().decode(output.stdout);
-      assert.equal(output.code, 0, `helm ${args.join(" ")}:\n${text}\n${new TextDecoder().decode(output.stderr)}`);
-      return text;
+      const result = await helm(args);
+      assert.equal(result.code, 0, `helm ${args.join(" ")}:\n${result.stdout}\n${result.stderr}`);
+      return result.stdout;
     };
     await run(["lint", "--strict", CHART_DIR]);
     const variants = [

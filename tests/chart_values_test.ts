@@ -42,7 +42,7 @@ Deno.test("the schema refuses wrong values with the path of each", async () => {
     ["nodeSetup.corePattern", "|/usr/lib/systemd/systemd-coredump %P", /\/nodeSetup\/corePattern must match pattern/],
     ["nodeSetup.corePattern", "core.%e", /\/nodeSetup\/corePattern must match pattern/],
     ["nodeSetup.corePattern", `/corefile/${"x".repeat(130)}`, /must NOT have more than 127 characters/],
-    ["nodeSetup.suidDumpable", 2, /\/nodeSetup\/suidDumpable must be string/],
+    ["nodeSetup.suidDumpable", 3, /\/nodeSetup\/suidDumpable must match a schema in anyOf/],
     ["existingSecret", "My_Secret", /\/existingSecret must match pattern/],
     ["config", { coredog: "" }, /\/config\/coredog must NOT have fewer than 1 characters/],
     ["watcher.logLevel", "verbose", /\/watcher\/logLevel must be equal to one of the allowed values/],
