@@ -28,6 +28,8 @@ export interface CertificateReloaderOptions {
   logger: Logger;
   /** Time between looks at the files, ms; 5000 by default. */
   intervalMs?: number;
+  /** Reads one file as text; `Deno.readTextFile` unless a test swaps the Secret between two reads. */
+  readFile?: (path: string) => Promise<string>;
 }
 
 /** Reads of a pair that saw a swap between them before the look gives up until the next interval. */
@@ -39,12 +41,15 @@ const TORN_READ_ATTEMPTS = 5;
  * matter. Returns undefined when every attempt saw a swap; throws the last
  * read error when every attempt failed.
  */
-async function readConsistentPair(files: CertificateFiles): Promise<CertificatePair | undefined> {
+async function readConsistentPair(
+  files: CertificateFiles,
+  readFile: (path: string) => Promise<string>,
+): Promise<CertificatePair | undefined> {
   for (let attempt = 1; attempt <= TORN_READ_ATTEMPTS; attempt++) {
     try {
-      const certPem = await Deno.readTextFile(files.certFile);
-      const keyPem = await Deno.readTextFile(files.keyFile);
-      if (await Deno.readTextFile(files.certFile) === certPem) return { certPem, keyPem };
+      const certPem = await readFile(files.certFile);
+      const keyPem = await readFile(files.keyFile);
+      if (await readFile(files.certFile) === certPem) return { certPem, keyPem };
     } catch (error) {
       // The kubelet removes the old data directory right after the swap, so
       // a read that started there can fail once; only a lasting failure counts.
@@ -77,7 +82,7 @@ export function watchCertificateFiles(
   async function look(): Promise<void> {
     let pair: CertificatePair | undefined;
     try {
-      pair = await readConsistentPair(files);
+      pair = await readConsistentPair(files, options.readFile ?? Deno.readTextFile);
     } catch (error) {
       const message = (error as Error).message;
       if (message !== lastReadError) {
