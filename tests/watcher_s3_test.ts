@@ -218,8 +218,9 @@ Deno.test("with DeleteLocalCorefile: false the core is kept and never uploaded t
 
     test = await startTestWatcher(options);
     await waitFor("the restarted watcher's first scan", () => test.watcher.ready());
-    await test.watcher.scan();
-    await new Promise((r) => setTimeout(r, 1500));
+    // Seen, then no longer pending: the pipeline has looked the file up (QuietSeconds after it was seen).
+    await waitFor("the restarted watcher to see the kept core", () => test.watcher.metrics.coresSeen.get() === 1);
+    await waitFor("the restarted watcher to have examined it", () => test.watcher.pending() === 0);
     assert.equal(test.watcher.metrics.coresUploaded.get(), 0, "not uploaded again after the restart");
     assert.equal(test.messages.length, 0, "not notified again after the restart");
     assert.equal(await lastModified(client, key), firstUpload);
