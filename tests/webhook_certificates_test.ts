@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { createCertificateAuthority, describeCertificate, issueServingCertificate } from "../src/tls/certificates.ts";
+import { createPrivateKey } from "node:crypto";
+import {
+  checkServingPair,
+  createCertificateAuthority,
+  describeCertificate,
+  issueServingCertificate,
+} from "../src/tls/certificates.ts";
+import { serveTls } from "../src/webhook/tls_server.ts";
 
 async function serveOnce(pair: { certPem: string; keyPem: string }, caCerts: string[], host: string): Promise<string> {
   const server = Deno.serve(
@@ -69,5 +76,38 @@ Deno.test("a serving certificate without any name is refused, as Go clients woul
   await assert.rejects(
     issueServingCertificate({ ...ca, keyPem: "not a key" }, { dnsNames: ["x"] }),
     /CA key is not a PEM private key/,
+  );
+});
+
+Deno.test("a pair is checked before it serves: a key in SEC1 form serves, a wrong key, a CA or junk is refused", async () => {
+  const ca = await createCertificateAuthority();
+  const leaf = await issueServingCertificate(ca, { ipAddresses: ["127.0.0.1"] });
+  // cert-manager writes EC keys as SEC1 ("EC PRIVATE KEY") and RSA keys as PKCS#1 by default.
+  const sec1 = createPrivateKey(leaf.keyPem).export({ type: "sec1", format: "pem" }) as string;
+  assert.match(sec1, /^-----BEGIN EC PRIVATE KEY-----/);
+  const server = serveTls({ certPem: leaf.certPem, keyPem: sec1 }, {
+    port: 0,
+    hostname: "127.0.0.1",
+    handler: () => new Response("served with the SEC1 key"),
+  });
+  const client = Deno.createHttpClient({ caCerts: [ca.certPem] });
+  try {
+    const response = await fetch(`https://127.0.0.1:${(await server.listening).port}/`, { client });
+    assert.equal(await response.text(), "served with the SEC1 key");
+  } finally {
+    client.close();
+    await server.shutdown();
+  }
+  const other = await issueServingCertificate(ca, { ipAddresses: ["127.0.0.1"] });
+  assert.throws(
+    () => checkServingPair({ certPem: leaf.certPem, keyPem: other.keyPem }),
+    /the key does not match the certificate/,
+  );
+  assert.throws(() => checkServingPair(ca), /is a CA certificate; serve a leaf certificate issued by the CA/);
+  assert.throws(() => checkServingPair({ certPem: "junk", keyPem: leaf.keyPem }), /not a PEM X.509 certificate/);
+  assert.throws(() => checkServingPair({ certPem: leaf.certPem, keyPem: "junk" }), /not a PEM private key/);
+  assert.throws(
+    () => serveTls({ certPem: leaf.certPem, keyPem: other.keyPem }, { port: 0, handler: () => new Response() }),
+    /the key does not match/,
   );
 });

@@ -6,9 +6,13 @@
  * meant for the webhook's self-managed CA: everything goes in and out as
  * PEM so that a CA kept in a Secret can issue again after a restart.
  *
- * Deno.serve (rustls) refuses a CA certificate as the end-entity
- * certificate, so a server always gets a leaf issued by a CA, never a
- * self-signed one.
+ * The one X.509 library here is `@peculiar/x509`: it issues, parses and
+ * checks certificates. `node:crypto` only reads private keys of any kind
+ * (PKCS#8, PKCS#1 RSA, SEC1 EC) for {@linkcode checkServingPair}, because
+ * WebCrypto reads PKCS#8 alone and cert-manager writes PKCS#1 by default.
+ *
+ * TLS servers refuse a CA certificate as the end-entity certificate, so a
+ * server always gets a leaf issued by a CA, never a self-signed one.
  *
  * @example
  * ```ts
@@ -21,6 +25,8 @@
  */
 
 import "reflect-metadata";
+import { Buffer } from "node:buffer";
+import { createPrivateKey, createPublicKey } from "node:crypto";
 import * as x509 from "@peculiar/x509";
 
 const KEY_ALGORITHM: EcKeyGenParams = { name: "ECDSA", namedCurve: "P-256" };
@@ -211,6 +217,39 @@ export async function keyMatchesCertificate(certPem: string, keyPem: string): Pr
     return fromCert.x === fromKey.x && fromCert.y === fromKey.y;
   } catch {
     return false;
+  }
+}
+
+/**
+ * Refuses a certificate and key that would fail every TLS handshake, so
+ * that a server can keep its previous pair instead: the certificate must
+ * be a PEM X.509 leaf (not a CA) and the key its private key, in any PEM
+ * form a TLS server reads.
+ *
+ * @throws {Error} naming what is wrong with the pair and how to fix it.
+ */
+export function checkServingPair(pair: { certPem: string; keyPem: string }): void {
+  let cert: x509.X509Certificate;
+  try {
+    cert = new x509.X509Certificate(firstCertificatePem(pair.certPem));
+  } catch (error) {
+    throw new Error(`the certificate is not a PEM X.509 certificate: ${(error as Error).message}`);
+  }
+  if (cert.getExtension(x509.BasicConstraintsExtension)?.ca) {
+    throw new Error("the certificate is a CA certificate; serve a leaf certificate issued by the CA");
+  }
+  let fromKey: string;
+  try {
+    fromKey = JSON.stringify(createPublicKey(createPrivateKey(pair.keyPem)).export({ format: "jwk" }));
+  } catch (error) {
+    throw new Error(`the key is not a PEM private key: ${(error as Error).message}`);
+  }
+  const spki = Buffer.from(cert.publicKey.rawData);
+  const fromCert = JSON.stringify(
+    createPublicKey({ key: spki, format: "der", type: "spki" }).export({ format: "jwk" }),
+  );
+  if (fromKey !== fromCert) {
+    throw new Error("the certificate and key cannot serve TLS: the key does not match the certificate");
   }
 }
 

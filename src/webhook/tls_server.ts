@@ -1,24 +1,26 @@
 /**
- * An HTTPS server whose certificate can be replaced while it runs.
+ * An HTTPS server whose certificate can be replaced while it runs, serving
+ * a `Request` to `Response` handler.
  *
- * TLS is terminated by a `node:tls` server on the public port, whose
- * certificate `setSecureContext` swaps for new connections while open ones
- * finish on the old one, so the port never closes. Each connection's
- * plaintext goes to the `Deno.serve` handler over an abstract Unix socket
- * (no file, no write permission, private to the pod's network namespace).
+ * One `node:https` server: `setSecureContext` swaps the certificate for new
+ * connections while open ones finish on the old one, so the port never
+ * closes, and every accepted socket gets `TCP_NODELAY`.
  *
- * Why not `Deno.serve` with TLS directly: it takes its certificate once, and
- * it leaves Nagle's algorithm on. Its responses over about 400 bytes go out
+ * Why not `Deno.serve` with TLS: it takes its certificate once, and it
+ * leaves Nagle's algorithm on. Its responses over about 400 bytes go out
  * as two TLS records, and the second waits for the client's delayed ACK:
- * 40 ms per AdmissionReview (bench/findings.md). Here the public socket has
- * `TCP_NODELAY`, and a Unix socket has no Nagle at all.
+ * about 44 ms per AdmissionReview with a Go `net/http` client such as
+ * kube-apiserver (bench/findings.md).
  *
  * @module
  */
 
-import { createPrivateKey, X509Certificate } from "node:crypto";
-import net from "node:net";
-import tls from "node:tls";
+import { Buffer } from "node:buffer";
+import type http from "node:http";
+import https from "node:https";
+import type net from "node:net";
+import { Readable } from "node:stream";
+import { checkServingPair } from "../tls/certificates.ts";
 
 /** A certificate chain and its key, PEM. */
 export interface CertificatePair {
@@ -41,7 +43,7 @@ export interface TlsServerOptions {
   /** Public address; `0.0.0.0` by default. */
   hostname?: string;
   handler: (request: Request) => Response | Promise<Response>;
-  /** Called when the handler throws. */
+  /** Called when the handler throws; a bare 500 without it. */
   onError?: (error: unknown) => Response | Promise<Response>;
 }
 
@@ -63,8 +65,8 @@ export interface ReloadableTlsServer {
 
 /** How long a shutdown waits for requests in flight. */
 const DRAIN_MS = 30_000;
-/** After the last answer, how long its bytes get to pass the relay before connections are closed. */
-const FLUSH_MS = 200;
+/** How long a closed keep-alive connection gets to say goodbye (TLS close_notify) before it is cut. */
+const CLOSE_GRACE_MS = 1000;
 
 /**
  * Starts serving HTTPS with `pair` on `options.port`.
@@ -72,32 +74,51 @@ const FLUSH_MS = 200;
  * @throws {Error} when the pair is unusable.
  */
 export function serveTls(pair: CertificatePair, options: TlsServerOptions): ReloadableTlsServer {
-  checkPair(pair);
-  const socketName = `\0coredog-webhook-${crypto.randomUUID()}`;
-  let inFlight = 0;
-  const counted = async (request: Request): Promise<Response> => {
-    inFlight++;
-    try {
-      return await options.handler(request);
-    } finally {
-      inFlight--;
-    }
-  };
-  const backend = Deno.serve({ path: socketName, onListen() {}, onError: options.onError }, counted);
-  const connections = new Set<net.Socket>();
-  const server = tls.createServer(
-    { cert: pair.certPem, key: pair.keyPem, ALPNProtocols: ["http/1.1"], allowHalfOpen: true },
-    (client) => relay(client, socketName, connections),
+  checkServingPair(pair);
+  /** Every TCP connection and whether a request on it is being answered. */
+  const connections = new Map<net.Socket, { busy: boolean }>();
+  let stopping = false;
+  let drained: (() => void) | undefined;
+
+  const server = https.createServer(
+    { cert: pair.certPem, key: pair.keyPem, ALPNProtocols: ["http/1.1"], noDelay: true },
+    (incoming, outgoing) => {
+      const state = connections.get(incoming.socket);
+      if (state) state.busy = true;
+      outgoing.on("close", () => {
+        if (state) state.busy = false;
+        // After a shutdown began, a connection is closed once its answer is out.
+        if (stopping) closeIdle();
+      });
+      void answer(incoming, outgoing, options);
+    },
   );
   // Every TCP connection, also those still in their handshake: shutdown must be able to close them all.
   server.on("connection", (socket: net.Socket) => {
-    connections.add(socket);
-    socket.on("close", () => connections.delete(socket));
+    socket.setNoDelay(true);
+    connections.set(socket, { busy: false });
+    socket.on("close", () => {
+      connections.delete(socket);
+      if (stopping) closeIdle();
+    });
   });
+
+  function closeIdle(): void {
+    let busy = 0;
+    for (const [socket, state] of connections) {
+      if (state.busy) {
+        busy++;
+        continue;
+      }
+      socket.end();
+      setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref?.();
+    }
+    if (busy === 0) drained?.();
+  }
+
   const hostname = options.hostname ?? "0.0.0.0";
   const listening = new Promise<Deno.NetAddr>((resolve, reject) => {
     server.once("error", (error: Error) => {
-      void backend.shutdown();
       reject(new ListenError(`cannot listen on ${hostname}:${options.port}: ${error.message}`, { cause: error }));
     });
     server.listen(options.port, hostname, () => {
@@ -106,68 +127,65 @@ export function serveTls(pair: CertificatePair, options: TlsServerOptions): Relo
     });
   });
   listening.catch(() => {});
-  let stopping = false;
 
   return {
     listening,
     reload(next: CertificatePair): void {
       if (stopping) throw new Error("the server is shutting down");
-      checkPair(next);
+      checkServingPair(next);
       server.setSecureContext({ cert: next.certPem, key: next.keyPem });
     },
     async shutdown(): Promise<void> {
       if (stopping) return;
       stopping = true;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      const deadline = Date.now() + DRAIN_MS;
-      while (inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      // The handler has answered; let the last bytes reach the clients, then
-      // close every connection (idle keep-alive ones would hold the backend open).
-      await new Promise((r) => setTimeout(r, FLUSH_MS));
-      for (const socket of connections) socket.destroy();
-      await backend.shutdown();
+      const idle = new Promise<void>((resolve) => drained = resolve);
+      closeIdle();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const limit = new Promise<void>((resolve) => timer = setTimeout(resolve, DRAIN_MS));
+      await Promise.race([idle, limit]);
+      clearTimeout(timer);
+      for (const socket of connections.keys()) socket.destroy();
       await closed;
     },
   };
 }
 
-/** Pipes one decrypted client connection to the handler's socket and back. */
-function relay(client: tls.TLSSocket, socketName: string, connections: Set<net.Socket>): void {
-  client.setNoDelay(true);
-  const upstream = net.connect(socketName);
-  connections.add(client);
-  connections.add(upstream);
-  const close = () => {
-    client.destroy();
-    upstream.destroy();
-    connections.delete(client);
-    connections.delete(upstream);
-  };
-  client.on("error", close);
-  upstream.on("error", close);
-  // A client that half-closes after its request still gets the answer: only
-  // the handler's side ending ends the connection.
-  client.on("end", () => upstream.end());
-  upstream.on("end", close);
-  client.on("close", close);
-  client.pipe(upstream, { end: false });
-  upstream.pipe(client, { end: false });
+/** Runs the handler on one request and writes its response in a single write. */
+async function answer(
+  incoming: http.IncomingMessage,
+  outgoing: http.ServerResponse,
+  options: TlsServerOptions,
+): Promise<void> {
+  let response: Response;
+  try {
+    response = await options.handler(toRequest(incoming));
+  } catch (error) {
+    response = options.onError ? await options.onError(error) : new Response("internal error\n", { status: 500 });
+  }
+  const body = Buffer.from(await response.arrayBuffer());
+  const headers: Record<string, string> = { ...Object.fromEntries(response.headers) };
+  headers["content-length"] = String(body.byteLength);
+  // Answered before the body was read (too large, wrong path): the rest of it
+  // would stand in front of the next request, so the connection ends here.
+  if (!incoming.complete) headers["connection"] = "close";
+  outgoing.writeHead(response.status, headers);
+  outgoing.end(body);
 }
 
-/** Refuses a pair that would fail every handshake, so that the previous one stays in use. */
-function checkPair(pair: CertificatePair): void {
-  let cert: X509Certificate;
-  try {
-    cert = new X509Certificate(pair.certPem);
-  } catch (error) {
-    throw new Error(`the certificate is not a PEM X.509 certificate: ${(error as Error).message}`);
-  }
-  if (cert.ca) throw new Error("the certificate is a CA certificate; serve a leaf certificate issued by the CA");
-  let matches: boolean;
-  try {
-    matches = cert.checkPrivateKey(createPrivateKey(pair.keyPem));
-  } catch (error) {
-    throw new Error(`the key is not a PEM private key: ${(error as Error).message}`);
-  }
-  if (!matches) throw new Error("the certificate and key cannot serve TLS: the key does not match the certificate");
+/** The web `Request` of a Node request; the body streams, so the handler starts before it has arrived. */
+function toRequest(incoming: http.IncomingMessage): Request {
+  const headers = new Headers();
+  const raw = incoming.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) headers.append(raw[i], raw[i + 1]);
+  const method = incoming.method ?? "GET";
+  const hasBody = method !== "GET" && method !== "HEAD";
+  return new Request(`https://${HOST}${incoming.url ?? "/"}`, {
+    method,
+    headers,
+    body: hasBody ? Readable.toWeb(incoming) as ReadableStream<Uint8Array> : undefined,
+  });
 }
+
+/** The handler routes by path only; the client's Host header stays in the headers. */
+const HOST = "webhook.local";
