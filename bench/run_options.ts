@@ -24,7 +24,15 @@ export interface RunOptions {
   latencyCores: number;
   smallCoreBytes: number;
   burstCores: number;
-  webhook: { seconds: number; rounds: number; connections: number; variants: boolean; warmupSeconds: number };
+  webhook: {
+    seconds: number;
+    rounds: number;
+    connections: number;
+    variants: boolean;
+    warmupSeconds: number;
+    /** `--webhook-baseline=<dir>`: an earlier copy whose webhook is measured in the same rounds. */
+    baselineDir?: string;
+  };
   idle: { pods: number; windowSeconds: number; rescanSeconds: number };
 }
 
@@ -32,17 +40,20 @@ const MIB = 1024 * 1024;
 const GIB = 1024 * MIB;
 
 /**
- * Reads `--quick`, `--report-only` and `--only=pipeline,webhook` from `args`.
+ * Reads `--quick`, `--report-only`, `--only=pipeline,webhook` and
+ * `--webhook-baseline=<dir>` from `args`.
  *
  * @throws {Error} for an unknown argument or benchmark name.
  */
 export function parseRunOptions(args: string[]): RunOptions {
   let quick = false;
   let reportOnly = false;
+  let baselineDir: string | undefined;
   let only = new Set<BenchName>(BENCH_NAMES);
   for (const arg of args) {
     if (arg === "--quick") quick = true;
     else if (arg === "--report-only") reportOnly = true;
+    else if (arg.startsWith("--webhook-baseline=")) baselineDir = arg.slice("--webhook-baseline=".length);
     else if (arg.startsWith("--only=")) {
       const names = arg.slice("--only=".length).split(",").filter(Boolean);
       for (const name of names) {
@@ -52,12 +63,16 @@ export function parseRunOptions(args: string[]): RunOptions {
       }
       only = new Set(names as BenchName[]);
     } else {
-      throw new Error(`unknown argument ${arg}; use --quick, --report-only and --only=${BENCH_NAMES.join(",")}`);
+      throw new Error(
+        `unknown argument ${arg}; use --quick, --report-only, --webhook-baseline=<dir> and --only=${
+          BENCH_NAMES.join(",")
+        }`,
+      );
     }
   }
   // Both modes share these; only the sizes and windows below differ.
   const shared = { quick, reportOnly, only, smallCoreBytes: MIB };
-  const webhook = { connections: 16, warmupSeconds: 1 };
+  const webhook = { connections: 16, warmupSeconds: 1, baselineDir };
   if (quick) {
     return {
       ...shared,

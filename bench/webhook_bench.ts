@@ -1,17 +1,21 @@
 /**
  * Benchmark 4, the admission webhook: a realistic AdmissionReview (a
  * Deployment's pod that opts in, so every request takes the full
- * injection path and writes its log line) POSTed over TLS with keep-alive
- * by wrk for a fixed time, against CoreDog's `/mutate` run as
+ * injection path and writes its log line) POSTed over TLS for a fixed time
+ * by a client that behaves like kube-apiserver (Go `net/http`, HTTP/1.1,
+ * keep-alive, `TCP_NODELAY`, one request in flight per connection; see
+ * `support/load_client.ts`), against CoreDog's `/mutate` run as
  * `deno task webhook` runs it, and in the same run against a bare
  * Deno.serve TLS echo. Rounds alternate between the servers so that other
  * load on the machine hits both alike.
  *
  * Each runs twice: on the machine's loopback, where Linux's delayed ACKs
- * meet Deno.serve's Nagle-enabled TLS sockets (what kube-apiserver sees),
- * and in a private network namespace with quick ACKs, where the servers'
- * own capacity shows (see `support/net_namespace.ts`). Optional variants
- * take the webhook apart (see `servers/webhook_variant.ts`).
+ * meet Nagle-enabled TLS sockets (what kube-apiserver sees), and in a
+ * private network namespace with quick ACKs, where the servers' own
+ * capacity shows (see `support/net_namespace.ts`). With a baseline (a copy
+ * of an earlier commit, `--webhook-baseline=<dir>`) its webhook is
+ * measured in the same rounds, for a before/after of a change. Optional
+ * variants take the webhook apart (see `servers/webhook_variant.ts`).
  *
  * @module
  */
@@ -19,16 +23,18 @@
 import { join } from "node:path";
 import { freePort } from "../tests/support/s3_server.ts";
 import { taskRunArgs } from "../tests/support/tasks.ts";
+import { buildLoadClient, type LoadResult, runLoad } from "./support/load_client.ts";
 import { cpuSeconds, type CpuShare, memoryStats, watchCpu } from "./support/proc_stats.ts";
 import { type ServerProcess, startServerProcess } from "./support/server_process.ts";
 import { median } from "./support/stats.ts";
 import { defaultNamespace, type NetNamespace, runIn, startQuickAckNamespace } from "./support/net_namespace.ts";
 import { type TlsFiles, writeTlsFiles } from "./support/tls_files.ts";
-import { runWrk, type WrkResult } from "./support/wrk.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 /** `deno run`, the permissions and the entrypoint of the `webhook` task in deno.json. */
 const WEBHOOK_ARGS = taskRunArgs("webhook");
+/** After a server's first answer, how long it is left alone before its idle RSS is read. */
+const IDLE_SETTLE_MS = 2000;
 /** The AdmissionReview every request carries. */
 export const WEBHOOK_FIXTURE = "tests/fixtures/admission/deployment_pod.json";
 
@@ -36,16 +42,18 @@ export const WEBHOOK_FIXTURE = "tests/fixtures/admission/deployment_pod.json";
 export interface WebhookTargetResult {
   name: string;
   description: string;
-  rounds: (WrkResult & { serverCpuCores: number; cpu: CpuShare })[];
+  rounds: (LoadResult & { serverCpuCores: number; cpu: CpuShare })[];
   requestsPerSecond: number;
   p50Ms: number;
   p99Ms: number;
   /** Server CPU per request, microseconds. */
   cpuPerRequestUs: number;
+  /** VmRSS of the server started and idle, after one request and before any load. */
+  idleRssBytes: number;
   /** VmHWM of the server after the runs. */
   peakRssBytes: number;
   /** One connection sending requests back to back: the latency of a lone caller, without queueing. */
-  single: WrkResult;
+  single: LoadResult;
 }
 
 /** The servers measured on one network. */
@@ -61,6 +69,8 @@ export interface WebhookNetworkResult {
 
 /** Result of {@linkcode runWebhookBench}. */
 export interface WebhookResult {
+  /** How the load is sent. */
+  client: string;
   fixture: string;
   bodyBytes: number;
   /** Size of CoreDog's answer (an AdmissionReview with a JSON patch). */
@@ -68,6 +78,8 @@ export interface WebhookResult {
   connections: number;
   seconds: number;
   networks: WebhookNetworkResult[];
+  /** The earlier copy measured as `coredog-before`, when there was one. */
+  baseline?: { dir: string; commit: string };
   /** Why a network could not be measured, if one could not. */
   skipped: string[];
 }
@@ -82,6 +94,8 @@ export interface WebhookBenchOptions {
   variants: boolean;
   /** Load before the measured rounds, so that JIT warm-up does not count. */
   warmupSeconds: number;
+  /** A copy of an earlier commit whose webhook is measured next to this one (`coredog-before`). */
+  baselineDir?: string;
   log: (line: string) => void;
 }
 
@@ -97,19 +111,22 @@ export interface Target {
 export async function runWebhookBench(options: WebhookBenchOptions): Promise<WebhookResult> {
   const { workDir, log } = options;
   const tls = await writeTlsFiles(join(workDir, "tls"));
-  const body = await Deno.readTextFile(join(ROOT, WEBHOOK_FIXTURE));
+  const bodyFile = join(ROOT, WEBHOOK_FIXTURE);
+  const body = await Deno.readTextFile(bodyFile);
+  const client = await buildLoadClient(workDir);
   const config = join(workDir, "webhook.yaml");
   await Deno.writeTextFile(config, webhookConfigYaml(workDir));
   const coredog = coredogTarget(config, {});
   const bare = bareTarget();
-  const nodeHttps = variantTarget("node-https", "CoreDog's handler behind node:https (TCP_NODELAY), no relay");
+  const baseline = options.baselineDir ? await baselineTarget(options.baselineDir, config) : undefined;
+  const compared = baseline ? [coredog, bare, baseline.target] : [coredog, bare];
   const networks: WebhookNetworkResult[] = [];
   const skipped: string[] = [];
   let responseBytes = 0;
 
   log("  network: default loopback (delayed ACKs, as kube-apiserver's node)");
   const plain = defaultNamespace();
-  const first = await measureNetwork(plain, options.variants ? [coredog, bare, nodeHttps] : [coredog, bare]);
+  const first = await measureNetwork(plain, compared);
   networks.push(first.result);
   responseBytes = first.responseBytes;
 
@@ -125,30 +142,29 @@ export async function runWebhookBench(options: WebhookBenchOptions): Promise<Web
       log("  network: private namespace with quick ACKs (no 40 ms stalls: the servers' own capacity)");
       const targets = options.variants
         ? [
-          coredog,
-          bare,
-          variantTarget("direct", "CoreDog's handler on Deno.serve TLS, without the relay"),
-          variantTarget("relay-echo", "CoreDog's TLS relay in front of the bare echo"),
+          ...compared,
+          variantTarget("direct", "CoreDog's handler on Deno.serve TLS (no TCP_NODELAY)"),
           {
             ...coredogTarget(config, { COREDOG_LOG_LEVEL: "warn" }),
             name: "coredog-quiet",
             description: "CoreDog's webhook with COREDOG_LOG_LEVEL=warn (no line per request)",
           },
-          nodeHttps,
         ]
-        : [coredog, bare];
+        : compared;
       networks.push((await measureNetwork(quick, targets)).result);
     } finally {
       await quick.close();
     }
   }
   return {
+    client: "Go net/http (bench/load_client): HTTP/1.1, keep-alive, TCP_NODELAY, one request in flight per connection",
     fixture: WEBHOOK_FIXTURE,
     bodyBytes: new TextEncoder().encode(body).length,
     responseBytes,
     connections: options.connections,
     seconds: options.seconds,
     networks,
+    baseline: baseline && { dir: options.baselineDir!, commit: baseline.commit },
     skipped,
   };
 
@@ -156,24 +172,22 @@ export async function runWebhookBench(options: WebhookBenchOptions): Promise<Web
     ns: NetNamespace,
     targets: Target[],
   ): Promise<{ result: WebhookNetworkResult; responseBytes: number }> {
-    const servers = new Map<string, { server: ServerProcess; url: string }>();
+    const servers = new Map<string, { server: ServerProcess; url: string; idleRssBytes: number }>();
     let answerBytes = 0;
+    const load = { client, bodyFile, caFile: tls.caFile, wrap: ns.wrap };
     try {
       for (const target of targets) {
         const port = freePort();
         const logFile = join(workDir, `${ns.name}-${target.name}.log`);
         const server = await target.start(port, tls, { logFile, ns });
-        servers.set(target.name, { server, url: `https://127.0.0.1:${port}/mutate` });
-        const bytes = await checkAnswer(ns, `https://127.0.0.1:${port}/mutate`, tls, target.expectPatch);
+        const url = `https://127.0.0.1:${port}/mutate`;
+        servers.set(target.name, { server, url, idleRssBytes: 0 });
+        const bytes = await checkAnswer(ns, url, tls, target.expectPatch);
         if (target.name === "coredog") answerBytes = bytes;
+        await new Promise((resolve) => setTimeout(resolve, IDLE_SETTLE_MS));
+        servers.get(target.name)!.idleRssBytes = memoryStats(server.pid).rssBytes;
         // Warm-up: JIT and TLS session set-up do not belong to the figures.
-        await runWrk(servers.get(target.name)!.url, {
-          body,
-          seconds: options.warmupSeconds,
-          connections: options.connections,
-          scratchDir: workDir,
-          wrap: ns.wrap,
-        });
+        await runLoad(url, { ...load, seconds: options.warmupSeconds, connections: options.connections });
       }
       const rounds = new Map<string, WebhookTargetResult["rounds"]>(targets.map((t) => [t.name, []]));
       for (let round = 0; round < options.rounds; round++) {
@@ -182,13 +196,7 @@ export async function runWebhookBench(options: WebhookBenchOptions): Promise<Web
           const { server, url } = servers.get(target.name)!;
           const cpu0 = cpuSeconds(server.pid);
           const watch = watchCpu([server.pid]);
-          const result = await runWrk(url, {
-            body,
-            seconds: options.seconds,
-            connections: options.connections,
-            scratchDir: workDir,
-            wrap: ns.wrap,
-          });
+          const result = await runLoad(url, { ...load, seconds: options.seconds, connections: options.connections });
           const cpu = watch.stop();
           const serverCpuCores = (cpuSeconds(server.pid) - cpu0) / options.seconds;
           rounds.get(target.name)!.push({ ...result, serverCpuCores, cpu });
@@ -199,14 +207,12 @@ export async function runWebhookBench(options: WebhookBenchOptions): Promise<Web
           );
         }
       }
-      const single = new Map<string, WrkResult>();
+      const single = new Map<string, LoadResult>();
       for (const target of targets) {
-        const result = await runWrk(servers.get(target.name)!.url, {
-          body,
+        const result = await runLoad(servers.get(target.name)!.url, {
+          ...load,
           seconds: Math.max(1, Math.round(options.seconds / 2)),
           connections: 1,
-          scratchDir: workDir,
-          wrap: ns.wrap,
         });
         single.set(target.name, result);
         log(
@@ -215,7 +221,11 @@ export async function runWebhookBench(options: WebhookBenchOptions): Promise<Web
         );
       }
       const results = targets.map((t) =>
-        summarize(t, rounds.get(t.name)!, { pid: servers.get(t.name)!.server.pid, single: single.get(t.name)! })
+        summarize(t, rounds.get(t.name)!, {
+          pid: servers.get(t.name)!.server.pid,
+          single: single.get(t.name)!,
+          idleRssBytes: servers.get(t.name)!.idleRssBytes,
+        })
       );
       const [coredogResult, bareResult, ...variants] = results;
       return {
@@ -249,27 +259,55 @@ export function webhookConfigYaml(workDir: string): string {
 export function coredogTarget(config: string, env: Record<string, string>): Target {
   return {
     name: "coredog",
-    description: "CoreDog's webhook (`deno task webhook`): TLS relay, handler, a log line per request",
+    description: "CoreDog's webhook (`deno task webhook`): node:https, handler, a log line per request",
     expectPatch: true,
     start: (port, tls, { logFile, ns }) =>
-      startServerProcess([
-        ...WEBHOOK_ARGS,
-        "--config",
-        config,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        String(port),
-        "--tls-cert",
-        tls.certFile,
-        "--tls-key",
-        tls.keyFile,
-        "--health-port",
-        "0",
-        "--shutdown-delay",
-        "0",
-      ], { cwd: ROOT, logFile, port, env, wrap: ns.wrap }),
+      startServerProcess([...WEBHOOK_ARGS, ...coredogFlags(config, port, tls)], {
+        cwd: ROOT,
+        logFile,
+        port,
+        env,
+        wrap: ns.wrap,
+      }),
   };
+}
+
+function coredogFlags(config: string, port: number, tls: TlsFiles): string[] {
+  return [
+    "--config",
+    config,
+    "--host",
+    "127.0.0.1",
+    "--port",
+    String(port),
+    "--tls-cert",
+    tls.certFile,
+    "--tls-key",
+    tls.keyFile,
+    "--health-port",
+    "0",
+    "--shutdown-delay",
+    "0",
+  ];
+}
+
+/**
+ * The webhook of an earlier copy of the repository (e.g. `git archive` of
+ * a commit), started from its own directory with its own `webhook` task.
+ */
+async function baselineTarget(dir: string, config: string): Promise<{ target: Target; commit: string }> {
+  const tasks = JSON.parse(await Deno.readTextFile(join(dir, "deno.json"))).tasks;
+  const command: string = typeof tasks.webhook === "string" ? tasks.webhook : tasks.webhook.command;
+  const args = command.split(/\s+/).slice(1).map((arg) => arg.replace(/^'(.*)'$/, "$1"));
+  const commit = (await Deno.readTextFile(join(dir, ".commit")).catch(() => "unknown")).trim();
+  const target: Target = {
+    name: "coredog-before",
+    description: `CoreDog's webhook at ${commit.slice(0, 7)} (the baseline copy), same flags`,
+    expectPatch: true,
+    start: (port, tls, { logFile, ns }) =>
+      startServerProcess([...args, ...coredogFlags(config, port, tls)], { cwd: dir, logFile, port, wrap: ns.wrap }),
+  };
+  return { target, commit };
 }
 
 function bareTarget(): Target {
@@ -329,7 +367,7 @@ async function checkAnswer(ns: NetNamespace, url: string, tls: TlsFiles, expectP
 function summarize(
   target: Target,
   rounds: WebhookTargetResult["rounds"],
-  options: { pid: number; single: WrkResult },
+  options: { pid: number; single: LoadResult; idleRssBytes: number },
 ): WebhookTargetResult {
   const rps = median(rounds.map((r) => r.requestsPerSecond));
   const cpuPerRequest = median(rounds.map((r) => r.serverCpuCores / r.requestsPerSecond));
@@ -341,6 +379,7 @@ function summarize(
     p50Ms: median(rounds.map((r) => r.p50Ms)),
     p99Ms: median(rounds.map((r) => r.p99Ms)),
     cpuPerRequestUs: cpuPerRequest * 1e6,
+    idleRssBytes: options.idleRssBytes,
     peakRssBytes: memoryStats(options.pid).peakRssBytes,
     single: options.single,
   };

@@ -165,9 +165,13 @@ function webhookSection(results: BenchResults, lines: string[]): void {
   lines.push(
     "## 4. Webhook",
     "",
-    `\`wrk\` (1 thread, ${w.connections} keep-alive connections, ${w.seconds} s per round, rounds alternating) POSTs`,
+    `${w.client ?? "wrk"} (${w.connections} connections, ${w.seconds} s per round, rounds alternating) POSTs`,
     `\`${w.fixture}\` (${w.bodyBytes} bytes; CoreDog answers ${w.responseBytes} bytes with a JSON patch) over TLS.`,
-    '"One connection": a lone caller sending requests back to back (latency without queueing).',
+    '"One connection": a lone caller sending requests back to back (latency without queueing). "Idle RSS":',
+    "the server after its first answer, before any load.",
+    ...(w.baseline
+      ? [`\`coredog-before\` is the webhook of commit ${w.baseline.commit}, measured in the same rounds.`]
+      : []),
     "",
     "- **default**: the machine's loopback. Linux delays ACKs by up to 40 ms, and Deno.serve's TLS sockets keep",
     "  Nagle's algorithm on and send a response over ~400 bytes as two TLS records, so the second waits for the",
@@ -181,14 +185,16 @@ function webhookSection(results: BenchResults, lines: string[]): void {
     lines.push(
       `### Network: ${n.network} (CoreDog / bare req/s ratio: **${ratio(n.ratio)}**)`,
       "",
-      "| Server | req/s | p50 | p99 | One connection p50 / p99 | Server CPU per request | Peak RSS |",
+      "| Server | req/s | p50 | p99 | One connection req/s, p50 / p99 | Server CPU per request | Idle / peak RSS |",
       "| --- | --- | --- | --- | --- | --- | --- |",
     );
     for (const t of [n.coredog, n.bare, ...n.variants]) {
       lines.push(
         `| ${t.name}: ${t.description} | ${fixed(t.requestsPerSecond, 0)} | ${fixed(t.p50Ms, 2)} ms | ${
           fixed(t.p99Ms, 2)
-        } ms | ${fixed(t.single.p50Ms, 2)} / ${fixed(t.single.p99Ms, 2)} ms | ${fixed(t.cpuPerRequestUs, 0)} µs | ${
+        } ms | ${fixed(t.single.requestsPerSecond, 0)}, ${fixed(t.single.p50Ms, 2)} / ${
+          fixed(t.single.p99Ms, 2)
+        } ms | ${fixed(t.cpuPerRequestUs, 0)} µs | ${t.idleRssBytes ? mib(t.idleRssBytes) : "?"} / ${
           mib(t.peakRssBytes)
         } MiB |`,
       );

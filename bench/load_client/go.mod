@@ -1,0 +1,3 @@
+module coredog.dev/bench/load_client
+
+go 1.26
