@@ -5,6 +5,8 @@
  */
 
 import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
+import { Namespace } from "kubernetes-models/v1/Namespace";
+import { ResourceQuota } from "kubernetes-models/v1/ResourceQuota";
 import { Secret } from "kubernetes-models/v1/Secret";
 import { Service } from "kubernetes-models/v1/Service";
 import { ServiceAccount } from "kubernetes-models/v1/ServiceAccount";
@@ -20,6 +22,8 @@ import { MutatingWebhookConfiguration } from "kubernetes-models/admissionregistr
 // deno-lint-ignore no-explicit-any
 const MODELS: Record<string, new (data: any) => { validate(): void }> = {
   "v1/ConfigMap": ConfigMap,
+  "v1/Namespace": Namespace,
+  "v1/ResourceQuota": ResourceQuota,
   "v1/Secret": Secret,
   "v1/Service": Service,
   "v1/ServiceAccount": ServiceAccount,
