@@ -11,7 +11,17 @@ import { webhookSignature } from "../src/notify/generic_webhook.ts";
 import { hasTools } from "./support/process.ts";
 
 const ROOT = new URL("../", import.meta.url);
-const DOCUMENTS = ["README.md", "README.zh-CN.md", "docs/troubleshooting.md"];
+/** Both READMEs and every document in docs/. */
+async function documents(): Promise<string[]> {
+  const found = ["README.md", "README.zh-CN.md"];
+  for await (const entry of Deno.readDir(new URL("docs/", ROOT))) {
+    if (entry.isFile && entry.name.endsWith(".md")) found.push(`docs/${entry.name}`);
+  }
+  return found.sort();
+}
+
+/** The documents that print `deno task config-reference`'s tables, in their "Every key" section. */
+const CONFIGURATION_DOCS = ["docs/configuration.md", "docs/configuration.zh-CN.md"];
 const MARKER = /^# needs (a cluster|docker|root on a node)\b/;
 
 /** Commands that other tests run, and what in those tests shows it. */
@@ -87,13 +97,13 @@ function shellBlocks(document: string, text: string): Block[] {
 
 async function allBlocks(): Promise<Block[]> {
   const blocks: Block[] = [];
-  for (const document of DOCUMENTS) {
+  for (const document of await documents()) {
     blocks.push(...shellBlocks(document, await Deno.readTextFile(new URL(document, ROOT))));
   }
   return blocks;
 }
 
-Deno.test("every shell command in the READMEs runs in the test suite or says what it needs", async () => {
+Deno.test("every shell command in the READMEs and docs/ runs in the test suite or says what it needs", async () => {
   const unaccounted: string[] = [];
   for (const block of await allBlocks()) {
     if (block.marked) continue;
@@ -115,10 +125,18 @@ Deno.test("every shell command in the READMEs runs in the test suite or says wha
   );
 });
 
-Deno.test("both READMEs have the same shell commands, and the cluster install is the seed's", async () => {
+Deno.test("each English document and its Chinese twin have the same shell commands, and the cluster install is the seed's", async () => {
   const blocks = await allBlocks();
   const commandsOf = (document: string) => blocks.filter((b) => b.document === document).flatMap((b) => b.commands);
-  assert.deepEqual(commandsOf("README.zh-CN.md"), commandsOf("README.md"));
+  const documents = new Set(blocks.map((b) => b.document));
+  let pairs = 0;
+  for (const document of documents) {
+    const twin = document.replace(/\.md$/, ".zh-CN.md");
+    if (document.endsWith(".zh-CN.md") || !documents.has(twin)) continue;
+    assert.deepEqual(commandsOf(twin), commandsOf(document), `${twin} and ${document} differ`);
+    pairs++;
+  }
+  assert.ok(pairs >= 5, `only ${pairs} English/Chinese pairs with shell commands`);
   const english = commandsOf("README.md");
   assert.ok(english.includes("helm install coredog ./charts -n coredog-system --create-namespace"));
   assert.ok(english.includes("kubectl delete mutatingwebhookconfiguration coredog --ignore-not-found"));
@@ -133,7 +151,7 @@ Deno.test("both READMEs have the same shell commands, and the cluster install is
   }
 });
 
-Deno.test("deno task config-reference, as the READMEs show it, prints both READMEs' key tables", async () => {
+Deno.test("deno task config-reference prints exactly the key tables of docs/configuration.md and its twin", async () => {
   const output = await new Deno.Command(Deno.execPath(), {
     args: ["task", "config-reference"],
     cwd: ROOT,
@@ -142,16 +160,18 @@ Deno.test("deno task config-reference, as the READMEs show it, prints both READM
   }).output();
   assert.equal(output.code, 0);
   const squeeze = (row: string) => row.replace(/\s*\|\s*/g, "|").replace(/-{3,}/g, "---").trim();
-  const rows = new TextDecoder().decode(output.stdout).split("\n").filter((l) => l.startsWith("| `")).map(squeeze);
-  assert.ok(rows.length > 40);
-  // README.zh-CN.md says its tables come from the same command.
-  for (const document of ["README.md", "README.zh-CN.md"]) {
-    const readme = (await Deno.readTextFile(new URL(document, ROOT))).split("\n").map(squeeze);
-    assert.deepEqual(
-      rows.filter((row) => !readme.includes(row)),
-      [],
-      `${document}: run \`deno task config-reference\` and paste it`,
-    );
+  const keyRows = (text: string) => text.split("\n").filter((l) => l.startsWith("| `")).map(squeeze);
+  const printed = keyRows(new TextDecoder().decode(output.stdout));
+  assert.ok(printed.length > 40);
+  for (const document of CONFIGURATION_DOCS) {
+    const text = await Deno.readTextFile(new URL(document, ROOT));
+    // The "Every key" section runs from its heading to the next level-2 heading.
+    const start = text.search(/^## (Every key|全部配置项)$/m);
+    assert.ok(start >= 0, `${document} has no "Every key" section`);
+    const rest = text.slice(start + 1);
+    const end = rest.search(/^## /m);
+    const section = end < 0 ? rest : rest.slice(0, end);
+    assert.deepEqual(keyRows(section), printed, `${document}: run \`deno task config-reference\` and paste it`);
   }
 });
 

@@ -1,7 +1,8 @@
 /**
  * The README's promises about the project itself: its two first commands,
- * the CI script that runs the same test command, and a documented default
- * for every configuration key.
+ * the CI script that runs the same test command, the pinned Deno version
+ * wherever a document names one, and a documented default for every
+ * configuration key in docs/configuration.md and its Chinese twin.
  */
 
 import assert from "node:assert/strict";
@@ -10,14 +11,17 @@ import { formatDefault } from "../src/dev/config_reference.ts";
 import { VERSION } from "../src/version.ts";
 
 const ROOT = new URL("../", import.meta.url);
-const readme = await Deno.readTextFile(new URL("README.md", ROOT));
+const CONFIGURATION_DOCS = ["docs/configuration.md", "docs/configuration.zh-CN.md"];
 const pinned = (await Deno.readTextFile(new URL(".deno-version", ROOT))).trim();
 const denoJson = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT)));
 
-Deno.test("the README starts with the two commands: run locally, run the tests, on the pinned Deno", () => {
-  const blocks = [...readme.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1].trim());
-  assert.equal(blocks[0], `npx deno@${pinned} task dev`);
-  assert.equal(blocks[1], `npx deno@${pinned} task test`);
+Deno.test("both READMEs start with the two commands: run locally, run the tests, on the pinned Deno", async () => {
+  for (const document of ["README.md", "README.zh-CN.md"]) {
+    const text = await Deno.readTextFile(new URL(document, ROOT));
+    const blocks = [...text.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1].trim());
+    assert.equal(blocks[0], `npx deno@${pinned} task dev`, document);
+    assert.equal(blocks[1], `npx deno@${pinned} task test`, document);
+  }
   assert.ok(denoJson.tasks.dev && denoJson.tasks.test);
 });
 
@@ -29,19 +33,26 @@ Deno.test(".ci/run runs the README's test command and ends with the pass/fail li
 });
 
 Deno.test("every place that names the Deno version names the pinned one", async () => {
-  const places = ["README.md", "src/dev/main.ts"];
+  const places = ["README.md", "README.zh-CN.md", "src/dev/main.ts"];
+  for await (const entry of Deno.readDir(new URL("docs/", ROOT))) {
+    if (entry.name.endsWith(".md")) places.push(`docs/${entry.name}`);
+  }
   for (const place of places) {
     const text = await Deno.readTextFile(new URL(place, ROOT));
     for (const match of text.matchAll(/deno@(\d+\.\d+\.\d+)/g)) assert.equal(match[1], pinned, place);
   }
 });
 
-Deno.test("every configuration key is documented in the README with its default", () => {
-  const rows = readme.split("\n").filter((line) => line.startsWith("| `"));
+Deno.test("every configuration key is documented in docs/configuration.md and its twin with its default", async () => {
   const missing: string[] = [];
+  const documents = await Promise.all(CONFIGURATION_DOCS.map((d) => Deno.readTextFile(new URL(d, ROOT))));
   function check(path: string, spec: Parameters<typeof formatDefault>[0]): void {
-    const row = rows.find((line) => line.startsWith(`| \`${path}\``));
-    if (!row || !row.includes(formatDefault(spec))) missing.push(`${path} (default ${formatDefault(spec)})`);
+    documents.forEach((text, i) => {
+      const row = text.split("\n").find((line) => line.startsWith(`| \`${path}\``));
+      if (!row || !row.includes(formatDefault(spec))) {
+        missing.push(`${CONFIGURATION_DOCS[i]}: ${path} (default ${formatDefault(spec)})`);
+      }
+    });
   }
   for (const section of CONFIG_SECTIONS) {
     for (const [key, spec] of Object.entries(section.keys)) check(section.name ? `${section.name}.${key}` : key, spec);
@@ -50,7 +61,7 @@ Deno.test("every configuration key is documented in the README with its default"
   for (const keys of Object.values(CHANNEL_EXTRA_KEYS)) {
     for (const [key, spec] of Object.entries(keys)) check(key, spec);
   }
-  assert.deepEqual(missing, [], "run `deno task config-reference` and update the README");
+  assert.deepEqual(missing, [], "run `deno task config-reference` and paste it into docs/configuration*.md");
 });
 
 Deno.test("the version in metadata objects is the package version", () => {

@@ -1,6 +1,7 @@
 /**
  * Prints the configuration reference (every key, its default and meaning)
- * as Markdown tables, from the same schema the parser uses, for the README.
+ * as Markdown tables, from the same schema the parser uses, for the "Every key"
+ * section of docs/configuration.md and docs/configuration.zh-CN.md.
  *
  * Usage: `deno task config-reference`
  *
@@ -15,7 +16,7 @@ import {
   type SectionSpec,
 } from "../core/config_schema.ts";
 
-/** How a default value is written in the README. */
+/** How a default value is written in docs/configuration.md. */
 export function formatDefault(spec: KeySpec): string {
   const value = spec.default;
   if (typeof value === "string") return value === "" ? '`""`' : `\`${value}\``;
@@ -28,10 +29,10 @@ export function formatDefault(spec: KeySpec): string {
 export function configReferenceMarkdown(): string {
   const parts: string[] = [];
   for (const section of CONFIG_SECTIONS) {
-    parts.push(`#### ${section.name ? `\`${section.name}\`` : "Top level"}`, "", section.doc, "");
+    parts.push(`### ${section.name ? `\`${section.name}\`` : "Top level"}`, "", section.doc, "");
     parts.push(...table(section.keys, section.name ? `${section.name}.` : ""), "");
   }
-  parts.push("#### `NoticeChannel[]` entries", "", "Keys of every channel:", "", ...table(CHANNEL_COMMON_KEYS, ""), "");
+  parts.push("### `NoticeChannel[]` entries", "", "Keys of every channel:", "", ...table(CHANNEL_COMMON_KEYS, ""), "");
   for (const [chan, keys] of Object.entries(CHANNEL_EXTRA_KEYS)) {
     if (Object.keys(keys).length === 0) continue;
     parts.push(`Extra keys of \`${chan}\`:`, "", ...table(keys, ""), "");
