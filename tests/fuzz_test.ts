@@ -1,6 +1,7 @@
 /**
  * A small fuzz run (fixed seeds, bounded iterations) over the parts that
- * take untrusted input: the ELF note parser, the dump-path parser, the
+ * take untrusted input: the ELF note parser, the crash-site reader (registers,
+ * mapped files, module headers, stack unwinding), the dump-path parser, the
  * annotation rules with the pod patch, and the template renderer. Each
  * property is something a user would notice if it broke: a crash or hang
  * of the watcher, a core attributed to the wrong pod, a patch that mounts
@@ -20,12 +21,17 @@ import {
   parseProgramHeaders,
   programHeaderRange,
 } from "../src/core/elf_core.ts";
+import { parseModuleHeaders } from "../src/core/elf_module.ts";
+import { unwindStack } from "../src/core/elf_stack.ts";
 import { REFUSED_PATHS } from "../src/core/injection_rules.ts";
 import { mutateAdmission } from "../src/core/pod_mutation.ts";
 import { renderTemplate, TEMPLATE_VARIABLES, unknownVariables } from "../src/core/template.ts";
 import { applyPatch, DUMP_ROOT, patchOf } from "./support/admission.ts";
 import { sampleRecord } from "./support/crash_records.ts";
 import { buildCore, noteArea, seededRandom } from "./support/elf_builder.ts";
+import { buildCrasher, crasherSkipReason, crashIn } from "./support/crashers.ts";
+import fs from "node:fs";
+import { readCoreFacts } from "../src/watcher/core_facts_reader.ts";
 
 function pick<T>(random: () => number, items: readonly T[]): T {
   return items[Math.floor(random() * items.length)];
@@ -217,5 +223,74 @@ Deno.test("fuzz: templates render without leftovers, and unknown variables are e
     for (const name of unknown) assert.ok(!known.includes(name));
     const rendered = renderTemplate(template, record);
     for (const name of known) assert.ok(!rendered.includes(`{${name}}`) || template.includes(`{{${name}}}`), template);
+  }
+});
+
+Deno.test({
+  name: "fuzz: a damaged real core never crashes or hangs the crash-site reader, and a signature always has a site",
+  ignore: crasherSkipReason !== undefined,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "coredog-fuzz-" });
+    try {
+      const crasher = await buildCrasher("null_deref.c", { dir, name: "server", framePointers: true });
+      const original = await Deno.readFile(await crashIn(crasher, `${dir}/run`));
+      const view = new DataView(original.buffer);
+      // Damage lands mostly where the reader looks: headers, notes, the stack and the modules' first pages.
+      const noteStart = Number(view.getBigUint64(64 + 8, true));
+      const hot = [0, noteStart, original.length - 0x30000, original.length - 0x22000];
+      const random = seededRandom(5);
+      const path = `${dir}/damaged.core`;
+      let signatures = 0;
+      for (let round = 0; round < 200; round++) {
+        const bytes = original.slice();
+        for (let i = 0, flips = 1 + Math.floor(random() * 24); i < flips; i++) {
+          const at = Math.max(0, pick(random, hot) + Math.floor(random() * 0x4000));
+          if (at < bytes.length) bytes[at] = Math.floor(random() * 256);
+        }
+        const cut = random() < 0.2 ? bytes.subarray(0, Math.floor(random() * bytes.length)) : bytes;
+        await Deno.writeFile(path, cut);
+        const handle = await fs.promises.open(path, "r");
+        try {
+          const { crash } = await readCoreFacts(handle, cut.length);
+          assert.ok(crash.frames.length <= 32);
+          assert.ok((crash.signature === undefined) !== (crash.noSignature === undefined), "a signature or a reason");
+          if (crash.signature) {
+            signatures++;
+            assert.ok(crash.site);
+          }
+        } finally {
+          await handle.close();
+        }
+      }
+      assert.ok(signatures > 20, `only ${signatures} of 200 damaged cores still gave a signature`);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test("fuzz: module headers and stack words from random bytes are read inside their buffers only", () => {
+  const random = seededRandom(6);
+  const elfStart = new Uint8Array([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1]);
+  for (let round = 0; round < 3000; round++) {
+    const page = new Uint8Array(Math.floor(random() * 4097));
+    for (let i = 0; i < page.length; i++) page[i] = random() < 0.6 ? 0 : Math.floor(random() * 256);
+    if (random() < 0.8) page.set(elfStart.subarray(0, Math.min(7, page.length)));
+    const parsed = parseModuleHeaders(page);
+    if (parsed.ok && parsed.module.buildId) assert.match(parsed.module.buildId, /^([0-9a-f]{2}){1,64}$/);
+    const words = new BigUint64Array(Math.floor(random() * 256));
+    for (let i = 0; i < words.length; i++) {
+      words[i] = random() < 0.5
+        ? BigInt(0x7000 + Math.floor(random() * 64) * 8)
+        : BigInt(Math.floor(random() * 2 ** 40));
+    }
+    const stack = new Uint8Array(words.buffer);
+    const unwound = unwindStack({ pc: 1, sp: 0x7000, fp: 0x7000 + Math.floor(random() * 80) * 4, lr: 7 }, {
+      machine: random() < 0.5 ? "x86_64" : "aarch64",
+      littleEndian: true,
+      stack: { address: 0x7000, bytes: stack.subarray(0, Math.floor(random() * (stack.length + 1))) },
+      isCode: (a) => a % 3 === 0,
+    });
+    assert.ok(unwound.frames.length >= 1 && unwound.frames.length <= 32);
   }
 });

@@ -111,6 +111,8 @@ Deno.test("template: the default is the seed's first line plus every fact and th
     "container: app (registry.example.com/web:1.4.2)",
     "workload: Deployment/web",
     "signal: SIGSEGV (11)",
+    "crash: server+0x1139, new crash",
+    "signature: 76b3a2e2b393fda7, frames: server+0x1139 server+0x1148 server+0x116e",
     "process: server pid 42: /app/server --port 8080",
     "node: node-1 (10.0.0.1), cluster: prod-sh",
     "size: 1.2 GiB raw, 50.0 MiB stored",

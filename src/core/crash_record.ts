@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { CrashSite } from "./crash_signature.ts";
 import type { CoreFacts } from "./elf_core.ts";
 
 /** How the core was attributed to a pod. */
@@ -73,6 +74,22 @@ export interface StoredFacts {
   urlExpiresAt?: string;
 }
 
+/**
+ * How often a crash signature was seen across the cluster, from the
+ * signature state in the object store (see `signature_registry.ts`).
+ */
+export interface SignatureSighting {
+  /** True for the first core of this signature anywhere: its message says "new crash". */
+  first: boolean;
+  /** Cores of this signature seen so far, this one included. */
+  count: number;
+  /** Distinct pods and nodes among them. */
+  pods: number;
+  nodes: number;
+  /** When the signature was first seen, ISO 8601 UTC. */
+  since: string;
+}
+
 /** Everything known about one captured core. */
 export interface CrashRecord {
   /** Stable id of this core file (hash of device, inode, size and mtime). */
@@ -88,6 +105,10 @@ export interface CrashRecord {
   pod: PodFacts;
   container: ContainerFacts;
   process: CoreFacts;
+  /** Crash site, frames, build-ids and signature read from the core; absent in records from before signatures. */
+  crash?: CrashSite;
+  /** How often the signature was seen across nodes; absent when unknown (no signature, store unavailable). */
+  sighting?: SignatureSighting;
   corefile: CorefileFacts;
   storage: StoredFacts;
   /** True when the local file was deleted after the verified upload. */

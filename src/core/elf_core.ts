@@ -21,8 +21,12 @@ export const MAX_NOTE_BYTES = 8 * 1024 * 1024;
 export const MAX_PROGRAM_HEADER_BYTES = 8 * 1024 * 1024;
 
 const ET_CORE = 4;
-const PT_LOAD = 1;
-const PT_NOTE = 4;
+/** Program header type of a loadable segment (in a core: one per memory mapping). */
+export const PT_LOAD = 1;
+/** Program header type of a note segment. */
+export const PT_NOTE = 4;
+/** `p_flags` bit of an executable segment. */
+export const PF_X = 1;
 const PN_XNUM = 0xffff;
 const NT_PRSTATUS = 1;
 const NT_PRPSINFO = 3;
@@ -61,9 +65,22 @@ export interface ElfHeader {
 /** One program header (segment). */
 export interface ProgramHeader {
   type: number;
+  /** `p_flags`: 1 executable, 2 writable, 4 readable. */
+  flags: number;
   offset: number;
   fileSize: number;
   vaddr: number;
+  /** Size in memory; more than `fileSize` where the kernel left the contents out (`coredump_filter`). */
+  memSize: number;
+}
+
+/** One file mapping from NT_FILE: `[start, end)` maps the file from byte `fileOffset`. */
+export interface MappedFile {
+  start: number;
+  end: number;
+  fileOffset: number;
+  /** Path as the process saw it (inside its container). */
+  name: string;
 }
 
 /** A byte range of the file the caller should read. */
@@ -199,16 +216,20 @@ export function parseProgramHeaders(header: ElfHeader, bytes: Uint8Array): Progr
     if (header.bits === 64) {
       result.push({
         type: view.getUint32(at, le),
+        flags: view.getUint32(at + 4, le),
         offset: readU64(view, at + 8, le),
         vaddr: readU64(view, at + 16, le),
         fileSize: readU64(view, at + 32, le),
+        memSize: readU64(view, at + 40, le),
       });
     } else {
       result.push({
         type: view.getUint32(at, le),
+        flags: view.getUint32(at + 24, le),
         offset: view.getUint32(at + 4, le),
         vaddr: view.getUint32(at + 8, le),
         fileSize: view.getUint32(at + 16, le),
+        memSize: view.getUint32(at + 20, le),
       });
     }
   }
@@ -268,7 +289,7 @@ export function parseNotes(header: ElfHeader, bytes: Uint8Array): ElfNote[] {
 export function crashFactsFromNotes(header: ElfHeader, notes: ElfNote[]): CoreFacts {
   const facts: CoreFacts = {};
   let entry: number | undefined;
-  let files: { start: number; end: number; name: string }[] = [];
+  let files: MappedFile[] = [];
   for (const note of notes) {
     if (note.name !== "CORE") continue;
     const view = new DataView(note.desc.buffer, note.desc.byteOffset, note.desc.byteLength);
@@ -331,14 +352,21 @@ function auxvEntry(header: ElfHeader, desc: Uint8Array): number | undefined {
   return undefined;
 }
 
-function parseFileNote(header: ElfHeader, desc: Uint8Array): { start: number; end: number; name: string }[] {
+/** The file mappings of the first NT_FILE note; empty when there is none or it is malformed. */
+export function mappedFilesFromNotes(header: ElfHeader, notes: ElfNote[]): MappedFile[] {
+  const note = notes.find((n) => n.name === "CORE" && n.type === NT_FILE);
+  return note ? parseFileNote(header, note.desc) : [];
+}
+
+function parseFileNote(header: ElfHeader, desc: Uint8Array): MappedFile[] {
   const word = header.bits === 64 ? 8 : 4;
   if (desc.length < 2 * word) return [];
   const view = new DataView(desc.buffer, desc.byteOffset, desc.byteLength);
   const count = readWord(view, 0, header);
+  const pageSize = readWord(view, word, header);
   const tableEnd = 2 * word + count * 3 * word;
   if (count <= 0 || tableEnd > desc.length) return [];
-  const entries: { start: number; end: number; name: string }[] = [];
+  const entries: MappedFile[] = [];
   let nameAt = tableEnd;
   for (let i = 0; i < count && nameAt < desc.length; i++) {
     const at = 2 * word + i * 3 * word;
@@ -347,6 +375,7 @@ function parseFileNote(header: ElfHeader, desc: Uint8Array): { start: number; en
     entries.push({
       start: readWord(view, at, header),
       end: readWord(view, at + word, header),
+      fileOffset: Math.min(readWord(view, at + 2 * word, header) * pageSize, Number.MAX_SAFE_INTEGER),
       name: new TextDecoder().decode(desc.subarray(nameAt, nameEnd)),
     });
     nameAt = nameEnd + 1;
@@ -355,7 +384,7 @@ function parseFileNote(header: ElfHeader, desc: Uint8Array): { start: number; en
 }
 
 function pickExecutable(
-  files: { start: number; end: number; name: string }[],
+  files: MappedFile[],
   entry: number | undefined,
   comm: string | undefined,
 ): string | undefined {
@@ -376,11 +405,13 @@ function basename(path: string): string {
   return slash === -1 ? path : path.slice(slash + 1);
 }
 
-function readWord(view: DataView, at: number, header: ElfHeader): number {
+/** Reads a pointer-sized word (4 or 8 bytes, per the header) at `at`; the caller checks the bounds. */
+export function readWord(view: DataView, at: number, header: ElfHeader): number {
   return header.bits === 64 ? readU64(view, at, header.littleEndian) : view.getUint32(at, header.littleEndian);
 }
 
-function readU64(view: DataView, at: number, le: boolean): number {
+/** Reads a 64-bit value, clamped to `Number.MAX_SAFE_INTEGER`; the caller checks the bounds. */
+export function readU64(view: DataView, at: number, le: boolean): number {
   const value = view.getBigUint64(at, le);
   // Offsets past 2^53 cannot be real file positions; clamp so that every
   // bounds check below fails safely instead of wrapping.

@@ -9,7 +9,8 @@
  * @module
  */
 
-import type { CrashRecord } from "./crash_record.ts";
+import type { CrashRecord, SignatureSighting } from "./crash_record.ts";
+import { framesText } from "./crash_signature.ts";
 
 /** Shown for a value that is not known. */
 export const UNKNOWN = "unknown";
@@ -41,6 +42,31 @@ export const TEMPLATE_VARIABLES: Record<string, { get: Getter; doc: string }> = 
   },
   "signal.number": { get: (r) => r.process.signal, doc: "e.g. `11`" },
   "signal.name": { get: (r) => r.process.signalName, doc: "e.g. `SIGSEGV`" },
+  "crash.signature": {
+    get: (r) => r.crash ? (r.crash.signature ?? `none (${r.crash.noSignature})`) : undefined,
+    doc: "Crash signature, equal for the same crash site: e.g. `76b3a2e2b393fda7`, or `none (<why>)`",
+  },
+  "crash.site": { get: (r) => r.crash?.site, doc: "Where it crashed as `module+0xoffset`, e.g. `server+0x1139`" },
+  "crash.frames": {
+    get: (r) => r.crash?.frames.length ? framesText(r.crash.frames) : undefined,
+    doc: "The crashing thread's stack as `module+0xoffset` frames, with function names when debuginfod has them",
+  },
+  "crash.unwind": {
+    get: (r) => r.crash?.unwind,
+    doc: "`frame-pointer` (frames linked) or `scanned` (return addresses searched for on the stack)",
+  },
+  "crash.buildid": { get: (r) => r.crash?.buildId, doc: "GNU build-id of the executable (as `readelf -n` shows it)" },
+  "crash.modules": {
+    get: (r) =>
+      r.crash?.modules.length
+        ? r.crash.modules.map((m) => `${m.name} ${m.buildId ?? "no-build-id"}`).join(", ")
+        : undefined,
+    doc: "The executable and each module in the frames with its build-id",
+  },
+  "crash.seen": {
+    get: (r) => r.sighting ? sightingText(r.sighting) : r.crash?.noSignature ? "no signature" : undefined,
+    doc: "`new crash`, or `seen 14 times in 5 pods on 3 nodes since 2026-12-01 09:12` (UTC)",
+  },
   "process.executable": { get: (r) => r.process.executable, doc: "Executable name (`comm`, 15 bytes at most)" },
   "process.path": { get: (r) => r.process.executablePath, doc: "Executable path" },
   "process.args": { get: (r) => r.process.args, doc: "Command line (first 80 bytes)" },
@@ -69,6 +95,8 @@ export const DEFAULT_TEMPLATE = [
   "container: {container.name} ({container.image})",
   "workload: {workload}",
   "signal: {signal}",
+  "crash: {crash.site}, {crash.seen}",
+  "signature: {crash.signature}, frames: {crash.frames}",
   "process: {process.executable} pid {process.pid}: {process.args}",
   "node: {node.name} ({host.ip}), cluster: {cluster.name}",
   "size: {corefile.size} raw, {corefile.stored_size} stored",
@@ -95,6 +123,16 @@ export function renderTemplate(template: string, record: CrashRecord): string {
     const value = variable.get(record);
     return value === undefined || value === "" ? UNKNOWN : String(value);
   });
+}
+
+/** `new crash`, or `seen 14 times in 5 pods on 3 nodes since 2026-12-01 09:12`. */
+export function sightingText(sighting: SignatureSighting): string {
+  if (sighting.first) return "new crash";
+  const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
+  const since = sighting.since.slice(0, 16).replace("T", " ");
+  return `seen ${plural(sighting.count, "time")} in ${plural(sighting.pods, "pod")} on ${
+    plural(sighting.nodes, "node")
+  } since ${since}`;
 }
 
 /** `1288490188` becomes `1.2 GiB`. */

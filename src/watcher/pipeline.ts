@@ -215,6 +215,7 @@ async function describe(
     pod,
     container,
     process: core.facts,
+    crash: core.crash,
     corefile: {
       path: file.path,
       filename: basename(file.path),

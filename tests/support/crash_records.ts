@@ -47,6 +47,19 @@ export function sampleRecord(overrides: RecordOverrides = {}): CrashRecord {
       executablePath: "/app/server",
       ...overrides.process,
     },
+    crash: {
+      signature: "76b3a2e2b393fda7",
+      site: "server+0x1139",
+      unwind: "frame-pointer",
+      frames: [
+        { module: "server", offset: 0x1139, how: "pc" },
+        { module: "server", offset: 0x1148, how: "scanned" },
+        { module: "server", offset: 0x116e, how: "frame-pointer" },
+      ],
+      buildId: "cf3607da5fa9e98952abb0fd35a5aeb42646c4d2",
+      modules: [{ name: "server", path: "/app/server", buildId: "cf3607da5fa9e98952abb0fd35a5aeb42646c4d2" }],
+    },
+    sighting: { first: true, count: 1, pods: 1, nodes: 1, since: "2025-01-06T09:00:02.000Z" },
     corefile: {
       path: "/data/coredog-system/dumps/team-a/web-7d9f8c6b5-x2x4q/app/core.server.42",
       filename: "core.server.42",
