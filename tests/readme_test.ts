@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { CHANNEL_COMMON_KEYS, CHANNEL_EXTRA_KEYS, CONFIG_SECTIONS } from "../src/core/config_schema.ts";
 import { formatDefault } from "../src/dev/config_reference.ts";
+import { DEFAULT_TEMPLATE, TEMPLATE_VARIABLES } from "../src/core/template.ts";
 import { VERSION } from "../src/version.ts";
 
 const ROOT = new URL("../", import.meta.url);
@@ -66,4 +67,30 @@ Deno.test("every configuration key is documented in docs/configuration.md and it
 
 Deno.test("the version in metadata objects is the package version", () => {
   assert.equal(VERSION, denoJson.version);
+});
+
+Deno.test("every template variable is in both READMEs' lists and in docs/notifications*.md with its meaning", async () => {
+  const missing: string[] = [];
+  for (const readme of ["README.md", "README.zh-CN.md"]) {
+    const text = await Deno.readTextFile(new URL(readme, ROOT));
+    for (const name of Object.keys(TEMPLATE_VARIABLES)) {
+      if (!text.includes(`\`{${name}}\``)) missing.push(`${readme}: {${name}}`);
+    }
+  }
+  for (const document of ["docs/notifications.md", "docs/notifications.zh-CN.md"]) {
+    const rows = (await Deno.readTextFile(new URL(document, ROOT))).split("\n");
+    for (const [name, { doc }] of Object.entries(TEMPLATE_VARIABLES)) {
+      const row = rows.find((line) => line.startsWith(`| \`{${name}}\``));
+      // Meanings written by hand may differ from the code's wording, but a row must exist.
+      if (!row) missing.push(`${document}: {${name}} (${doc})`);
+    }
+  }
+  assert.deepEqual(missing, [], "the template variables are in src/core/template.ts");
+});
+
+Deno.test("docs/notifications*.md show the built-in template as CoreDog renders it", async () => {
+  for (const document of ["docs/notifications.md", "docs/notifications.zh-CN.md"]) {
+    const text = await Deno.readTextFile(new URL(document, ROOT));
+    assert.ok(text.includes("```text\n" + DEFAULT_TEMPLATE + "\n```"), `${document}: copy DEFAULT_TEMPLATE`);
+  }
 });
