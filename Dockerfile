@@ -29,10 +29,10 @@ RUN deno compile --frozen --exclude-unused-npm \
       --include src/watcher/fs_event_worker.ts \
       --output /out/coredog-watcher src/watcher/main.ts
 # The webhook reads its configuration, certificate and service account, listens and talks to the
-# Kubernetes API, reads only its own variables (and the two the yaml parser looks at), and writes
-# nothing (a self-managed certificate stays in the Secret and in memory).
+# Kubernetes API, and writes nothing (a self-managed certificate stays in the Secret and in memory).
+# All variables: @kubernetes/client-node's dependencies read the whole environment when loaded.
 RUN deno compile --frozen --exclude-unused-npm \
-      --allow-read --allow-net '--allow-env=COREDOG_*,KUBERNETES_SERVICE_HOST,KUBERNETES_SERVICE_PORT,LOG_TOKENS,LOG_STREAM' \
+      --allow-read --allow-net --allow-env \
       --output /out/coredog-webhook src/webhook/main.ts
 
 # glibc and libgcc for the Deno runtime, nothing else: no shell, no package manager.

@@ -16,6 +16,7 @@ Deno.test("with no flags the webhook uses the chart's paths and port 8443", () =
     tlsMode: "files",
     tlsSecret: "coredog-webhook-tls",
     namespace: "",
+    kubeconfig: "",
     service: "coredog-webhook",
     webhookConfiguration: "coredog",
     caValidityDays: 3650,

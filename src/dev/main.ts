@@ -2,6 +2,10 @@
  * `deno task dev`: CoreDog on this machine with embedded defaults: dumps
  * under `./.coredog/dumps`, storage in `./.coredog/bucket`, messages on the
  * console, and the admission webhook on https://127.0.0.1:8443/mutate.
+ * `--kubeconfig <file>` (or `COREDOG_KUBECONFIG`) also enriches cores from
+ * that cluster (its current context) and records their events there; without
+ * it the quickstart never calls a cluster, not even the one `~/.kube/config`
+ * names, so a demo crash writes nothing into it.
  *
  * @module
  */
@@ -16,7 +20,9 @@ import { DEMO_CONTAINER_DIR, devConfigYaml, devDir } from "./dev_config.ts";
 
 if (import.meta.main) {
   const dir = devDir();
-  const config = parseConfig(devConfigYaml(dir), { source: "embedded local defaults" });
+  const kubeconfig = kubeconfigArg(Deno.args) ?? (Deno.env.get("COREDOG_KUBECONFIG") || undefined);
+  const embedded = parseConfig(devConfigYaml(dir), { source: "embedded local defaults" });
+  const config = kubeconfig ? { ...embedded, watcher: { ...embedded.watcher, kubernetes: "auto" as const } } : embedded;
   const demo = join(dir, DEMO_CONTAINER_DIR);
   await Deno.mkdir(demo, { recursive: true });
   const verdict = await machineCorePattern();
@@ -27,6 +33,7 @@ if (import.meta.main) {
       `  dumps:   ${config.corefileDir}   (layout <namespace>/<pod>/<container>/<core>)`,
       `  storage: ${config.storage.localDir}`,
       "  notify:  this console",
+      `  kubernetes: ${kubeconfig ? `enrichment from ${kubeconfig}` : "off (--kubeconfig <file> turns it on)"}`,
       `  health:  http://localhost:${config.watcher.healthPort}/metrics`,
       webhookLine,
       verdict.ok
@@ -36,7 +43,14 @@ if (import.meta.main) {
       "",
     ].join("\n"),
   );
-  await runWatcher(config, createLogger({ fields: { component: "watcher" } }));
+  await runWatcher(config, createLogger({ fields: { component: "watcher" } }), { kubeconfig });
+}
+
+/** `--kubeconfig <file>` or `--kubeconfig=<file>`. */
+function kubeconfigArg(args: string[]): string | undefined {
+  const at = args.indexOf("--kubeconfig");
+  if (at !== -1 && args[at + 1]) return args[at + 1];
+  return args.find((a) => a.startsWith("--kubeconfig="))?.slice("--kubeconfig=".length);
 }
 
 /** Starts the local webhook and says how to reach it; a busy port costs the webhook only, not the quickstart. */

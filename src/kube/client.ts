@@ -1,18 +1,21 @@
 /**
- * A minimal Kubernetes API client. The watcher reads pods and records
- * events; the webhook keeps its certificate in its own Secret and its CA in
- * the `caBundle` of its MutatingWebhookConfiguration. Plain `fetch` with the
- * service account's CA and token; the token is read again for every request
- * because bound tokens rotate (about hourly).
+ * CoreDog's calls to the Kubernetes API, through `@kubernetes/client-node`:
+ * the watcher reads pods (one at a time, or as a list and watch of its
+ * node's pods) and records events; the webhook keeps its certificate in
+ * its own Secret and its CA in the `caBundle` of its
+ * MutatingWebhookConfiguration.
  *
- * Every API call CoreDog makes goes through a `#request` in this file, so
- * that the chart's RBAC rules can be checked against it
- * (`tests/chart_rbac_test.ts`).
+ * Every call CoreDog makes is a method of {@linkcode KubeClient}, so the
+ * chart's RBAC can be checked against what the client really sends
+ * (`tests/chart_rbac_test.ts`), and every failure becomes a
+ * {@linkcode KubeApiError} or an `Error` that names what was asked.
  *
  * @module
  */
 
+import * as k8s from "@kubernetes/client-node";
 import type { PodObject } from "../core/pod_facts.ts";
+import { type KubeConnection, tokenFileConnection } from "./kube_config.ts";
 
 /** The parts of a v1 Secret that CoreDog reads and writes. */
 export interface SecretObject {
@@ -59,80 +62,89 @@ export function isConflict(error: unknown): boolean {
   return error instanceof KubeApiError && error.status === 409;
 }
 
-/** How to reach the API server. */
+/**
+ * A connection with a bearer token file and a CA file, without a
+ * kubeconfig; the token is read again for every request.
+ */
 export interface KubeClientOptions {
   /** e.g. `https://10.96.0.1:443`. */
   apiUrl: string;
   tokenPath: string;
-  /** CA bundle that signed the API server's certificate. */
+  /** CA bundle that signed the API server's certificate; the system roots when omitted. */
   caPath?: string;
   /** Per-request timeout, ms. */
   timeoutMs?: number;
 }
 
-const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
-
-/** The namespace of the pod's service account (mounted next to its token), or undefined outside a cluster. */
-export function inClusterNamespace(): string | undefined {
-  try {
-    return Deno.readTextFileSync(`${SERVICE_ACCOUNT_DIR}/namespace`).trim() || undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * The in-cluster connection from `KUBERNETES_SERVICE_HOST`/`PORT` and the
- * mounted service account, or undefined outside a cluster.
- */
-export function inClusterOptions(env: (name: string) => string | undefined): KubeClientOptions | undefined {
-  const host = env("KUBERNETES_SERVICE_HOST");
-  const port = env("KUBERNETES_SERVICE_PORT") ?? "443";
-  if (!host) return undefined;
-  try {
-    Deno.statSync(`${SERVICE_ACCOUNT_DIR}/token`);
-  } catch {
-    return undefined;
-  }
-  const hostPart = host.includes(":") ? `[${host}]` : host;
-  return {
-    apiUrl: `https://${hostPart}:${port}`,
-    tokenPath: `${SERVICE_ACCOUNT_DIR}/token`,
-    caPath: `${SERVICE_ACCOUNT_DIR}/ca.crt`,
-  };
-}
+/** The longest wait for one answer of the API server (not for a watch), ms. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 5000;
 
 /** Talks to the API server. */
 export class KubeClient {
-  #options: KubeClientOptions;
-  #http: Deno.HttpClient | undefined;
+  /** The connection, as loaded. */
+  readonly connection: KubeConnection;
+  #core: k8s.CoreV1Api;
+  #admission: k8s.AdmissionregistrationV1Api;
+  #timeoutMs: number;
 
-  constructor(options: KubeClientOptions) {
-    this.#options = options;
+  /** From a loaded connection ({@linkcode loadKubeConnection}) or a token file and CA. */
+  constructor(connection: KubeConnection | KubeClientOptions, options: { timeoutMs?: number } = {}) {
+    if ("apiUrl" in connection) {
+      this.connection = tokenFileConnection(connection.apiUrl, connection.tokenPath, { caFile: connection.caPath });
+      this.#timeoutMs = options.timeoutMs ?? connection.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    } else {
+      this.connection = connection;
+      this.#timeoutMs = options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    }
+    this.#core = this.connection.config.makeApiClient(k8s.CoreV1Api);
+    this.#admission = this.connection.config.makeApiClient(k8s.AdmissionregistrationV1Api);
   }
 
   /** The pod, or undefined when it no longer exists. */
   async getPod(namespace: string, name: string): Promise<PodObject | undefined> {
-    const response = await this.#request(
-      "GET",
-      `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(name)}`,
+    const pod = await this.#absentOn404(
+      `get pod ${namespace}/${name}`,
+      (options) => this.#core.readNamespacedPod({ namespace, name }, options),
     );
-    return await this.#jsonOrAbsent(response, `get pod ${namespace}/${name}`) as PodObject | undefined;
+    return pod === undefined ? undefined : plain<PodObject>(pod);
+  }
+
+  /**
+   * A list and watch of the pods that `fieldSelector` picks, in all
+   * namespaces (client-node's informer): not started; the caller starts it
+   * and restarts it after an error. Its objects are as the API sent them.
+   */
+  podListWatch(fieldSelector: string): k8s.ListWatch<k8s.V1Pod> {
+    const list = () =>
+      this.#call(
+        `list pods (${fieldSelector})`,
+        (options) => this.#core.listPodForAllNamespaces({ fieldSelector }, options),
+      );
+    return new k8s.ListWatch<k8s.V1Pod>(
+      "/api/v1/pods",
+      new k8s.Watch(this.connection.config),
+      list,
+      false,
+      undefined,
+      fieldSelector,
+    );
   }
 
   /** Creates a core/v1 Event in `namespace`. */
   async createEvent(namespace: string, event: Record<string, unknown>): Promise<void> {
-    const response = await this.#request("POST", `/api/v1/namespaces/${encodeURIComponent(namespace)}/events`, event);
-    await this.#json(response, `create event in ${namespace}`);
+    await this.#call(
+      `create event in ${namespace}`,
+      (options) => this.#core.createNamespacedEvent({ namespace, body: event as unknown as k8s.CoreV1Event }, options),
+    );
   }
 
   /** The Secret, or undefined when it does not exist. */
   async getSecret(namespace: string, name: string): Promise<SecretObject | undefined> {
-    const response = await this.#request(
-      "GET",
-      `/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets/${encodeURIComponent(name)}`,
+    const secret = await this.#absentOn404(
+      `get secret ${namespace}/${name}`,
+      (options) => this.#core.readNamespacedSecret({ namespace, name }, options),
     );
-    return await this.#jsonOrAbsent(response, `get secret ${namespace}/${name}`) as SecretObject | undefined;
+    return secret === undefined ? undefined : plain<SecretObject>(secret);
   }
 
   /**
@@ -144,23 +156,21 @@ export class KubeClient {
   async updateSecret(secret: SecretObject): Promise<SecretObject> {
     const namespace = secret.metadata.namespace ?? "";
     const name = secret.metadata.name;
-    const response = await this.#request(
-      "PUT",
-      `/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets/${encodeURIComponent(name)}`,
-      secret,
+    const written = await this.#call(
+      `replace secret ${namespace}/${name}`,
+      (options) =>
+        this.#core.replaceNamespacedSecret({ namespace, name, body: secret as unknown as k8s.V1Secret }, options),
     );
-    return await this.#json(response, `update secret ${namespace}/${name}`) as SecretObject;
+    return plain<SecretObject>(written);
   }
 
   /** The MutatingWebhookConfiguration, or undefined when it does not exist. */
   async getMutatingWebhookConfiguration(name: string): Promise<MutatingWebhookConfigurationObject | undefined> {
-    const response = await this.#request(
-      "GET",
-      `/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/${encodeURIComponent(name)}`,
+    const configuration = await this.#absentOn404(
+      `get mutatingwebhookconfiguration ${name}`,
+      (options) => this.#admission.readMutatingWebhookConfiguration({ name }, options),
     );
-    return await this.#jsonOrAbsent(response, `get mutatingwebhookconfiguration ${name}`) as
-      | MutatingWebhookConfigurationObject
-      | undefined;
+    return configuration === undefined ? undefined : plain<MutatingWebhookConfigurationObject>(configuration);
   }
 
   /**
@@ -175,65 +185,96 @@ export class KubeClient {
     name: string,
     patch: Record<string, unknown>,
   ): Promise<MutatingWebhookConfigurationObject> {
-    const response = await this.#request(
-      "PATCH",
-      `/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/${encodeURIComponent(name)}`,
-      patch,
-      "application/strategic-merge-patch+json",
-    );
-    return await this.#json(
-      response,
+    const patched = await this.#call(
       `patch mutatingwebhookconfiguration ${name}`,
-    ) as MutatingWebhookConfigurationObject;
+      (options) => this.#admission.patchMutatingWebhookConfiguration({ name, body: patch }, options),
+      // Without it client-node sends a JSON patch (a list of operations), which this merge patch is not.
+      { contentType: k8s.PatchStrategy.StrategicMergePatch },
+    );
+    return plain<MutatingWebhookConfigurationObject>(patched);
   }
 
-  /** Releases the HTTP client. */
-  close(): void {
-    this.#http?.close();
-    this.#http = undefined;
-  }
+  /** Nothing to release: client-node opens connections per request. Kept so that owners can say when they are done. */
+  close(): void {}
 
-  async #request(method: string, path: string, body?: unknown, contentType = "application/json"): Promise<Response> {
-    const token = (await Deno.readTextFile(this.#options.tokenPath)).trim();
-    if (!this.#http && this.#options.caPath) {
-      this.#http = Deno.createHttpClient({ caCerts: [await Deno.readTextFile(this.#options.caPath)] });
+  /** Runs `call` with a timeout; a 404 gives undefined. */
+  async #absentOn404<T>(
+    what: string,
+    call: (options: k8s.ConfigurationOptions) => Promise<T>,
+  ): Promise<T | undefined> {
+    try {
+      return await this.#call(what, call);
+    } catch (error) {
+      if (error instanceof KubeApiError && error.status === 404) return undefined;
+      throw error;
     }
-    return await fetch(`${this.#options.apiUrl}${path}`, {
-      method,
-      client: this.#http,
-      headers: {
-        authorization: `Bearer ${token}`,
-        accept: "application/json",
-        ...(body ? { "content-type": contentType } : {}),
-      },
-      body: body ? JSON.stringify(body) : undefined,
-      signal: AbortSignal.timeout(this.#options.timeoutMs ?? 5000),
-    });
   }
 
-  /** The body of a GET, or undefined when the object does not exist (404). */
-  async #jsonOrAbsent(response: Response, what: string): Promise<unknown> {
-    if (response.status === 404) {
-      await response.body?.cancel();
-      return undefined;
+  /** Runs `call` with a timeout and turns its failure into an error that says what was asked. */
+  async #call<T>(
+    what: string,
+    call: (options: k8s.ConfigurationOptions) => Promise<T>,
+    request: { contentType?: string } = {},
+  ): Promise<T> {
+    const timeoutMs = this.#timeoutMs;
+    const options: k8s.ConfigurationOptions = {
+      middleware: [{
+        pre: (context: k8s.RequestContext) => {
+          context.setSignal(AbortSignal.timeout(timeoutMs));
+          if (request.contentType) context.setHeaderParam("Content-Type", request.contentType);
+          return new k8s.Observable(Promise.resolve(context));
+        },
+        post: (response: k8s.ResponseContext) => new k8s.Observable(Promise.resolve(response)),
+      }],
+      middlewareMergeStrategy: "append",
+    };
+    try {
+      return await call(options);
+    } catch (error) {
+      throw describeFailure(error, what, { timeoutMs, server: this.connection.server });
     }
-    return await this.#json(response, what);
   }
+}
 
-  async #json(response: Response, what: string): Promise<unknown> {
-    const text = await response.text();
-    if (!response.ok) {
-      let message = text.slice(0, 300);
-      let reason = "";
-      try {
-        const status = JSON.parse(text);
-        message = status.message ?? message;
-        reason = typeof status.reason === "string" ? status.reason : "";
-      } catch {
-        // not a Status object; keep the raw text
-      }
-      throw new KubeApiError(`${what}: HTTP ${response.status}: ${message}`, response.status, reason);
-    }
-    return JSON.parse(text);
+/** client-node's failure as CoreDog logs it: status, reason and message of the API's Status, and what was asked. */
+export function describeFailure(error: unknown, what: string, context: { timeoutMs: number; server: string }): Error {
+  if (error instanceof k8s.ApiException) {
+    const status = statusOf(error.body);
+    const reason = status.reason ?? "";
+    const message = status.message ?? (String(error.body ?? "").slice(0, 300) || "no message");
+    return new KubeApiError(`${what}: HTTP ${error.code}${reason ? ` ${reason}` : ""}: ${message}`, error.code, reason);
   }
+  const failure = error as Error;
+  if (failure?.name === "TimeoutError" || failure?.name === "AbortError") {
+    return new Error(`${what}: no answer from ${context.server} within ${context.timeoutMs} ms`, { cause: error });
+  }
+  // undici hides the socket's error (refused, TLS) in `cause`.
+  const cause = (failure?.cause as Error | undefined)?.message;
+  return new Error(`${what}: ${failure?.message ?? String(error)}${cause ? ` (${cause})` : ""}`, { cause: error });
+}
+
+/** The `reason` and `message` of a Status body, which client-node gives parsed or as text. */
+function statusOf(body: unknown): { reason?: string; message?: string } {
+  let value = body;
+  if (typeof value === "string") {
+    try {
+      value = JSON.parse(value);
+    } catch {
+      return {};
+    }
+  }
+  if (typeof value !== "object" || value === null) return {};
+  const { reason, message } = value as { reason?: unknown; message?: unknown };
+  return {
+    reason: typeof reason === "string" ? reason : undefined,
+    message: typeof message === "string" ? message : undefined,
+  };
+}
+
+/**
+ * A typed object of client-node as plain JSON (dates as strings, no class
+ * instances); the fields CoreDog reads have the same names in both.
+ */
+function plain<T>(object: unknown): T {
+  return JSON.parse(JSON.stringify(object)) as T;
 }

@@ -1,33 +1,49 @@
 /**
  * Entrypoint of the watcher role (the DaemonSet).
  *
- * Usage: `coredog-watcher [--config <file>]`; the file defaults to
- * `$COREDOG_CONFIG`, then `/etc/coredog/coredog.yaml`.
+ * Usage: `coredog-watcher [--config <file>] [--kubeconfig <file>]`; the
+ * config file defaults to `$COREDOG_CONFIG`, then `/etc/coredog/coredog.yaml`.
+ * With `Watcher.Kubernetes: auto` the API is reached through
+ * `--kubeconfig` (or `$COREDOG_KUBECONFIG`), else `$KUBECONFIG`, else the
+ * pod's service account, else `~/.kube/config`; with none of them, not at all.
  *
  * @module
  */
 
 import { ConfigError, type CoredogConfig } from "../core/config.ts";
 import { DEFAULT_CONFIG_PATH, loadConfigFile } from "../config_file.ts";
-import { inClusterOptions, KubeClient } from "../kube/client.ts";
+import { KubeClient } from "../kube/client.ts";
+import { type KubeConnection, loadKubeConnection } from "../kube/kube_config.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { nodeIdentity } from "../node_identity.ts";
 import { createChannels } from "../notify/mod.ts";
 import { createStorage } from "../storage/mod.ts";
 import { VERSION } from "../version.ts";
-import { serveHealth } from "./health_server.ts";
+import { serveHealth } from "../health_server.ts";
 import { startWatcher } from "./watcher.ts";
 import { createWatcherMetrics } from "./watcher_metrics.ts";
 
 /** How long a SIGTERM waits for uploads in progress before exiting, ms. */
 const SHUTDOWN_GRACE_MS = 55_000;
 
+/** Options of {@linkcode runWatcher}. */
+export interface RunWatcherOptions {
+  /** `--kubeconfig`: the kubeconfig file to use with `Watcher.Kubernetes: auto`. */
+  kubeconfig?: string;
+}
+
 /** Runs the watcher with `config` until SIGTERM or SIGINT. */
-export async function runWatcher(config: CoredogConfig, logger: Logger): Promise<void> {
+export async function runWatcher(
+  config: CoredogConfig,
+  logger: Logger,
+  options: RunWatcherOptions = {},
+): Promise<void> {
   const env = (name: string) => Deno.env.get(name);
   const storage = createStorage(config.storage);
   const channels = createChannels(config.channels);
-  const kubeOptions = config.watcher.kubernetes === "auto" ? inClusterOptions(env) : undefined;
+  const kube: KubeConnection | undefined = config.watcher.kubernetes === "auto"
+    ? loadKubeConnection({ kubeconfig: options.kubeconfig, env })
+    : undefined;
   const node = nodeIdentity(env);
   logger.info("coredog watcher starting", {
     version: VERSION,
@@ -36,7 +52,7 @@ export async function runWatcher(config: CoredogConfig, logger: Logger): Promise
     delete_local: config.storage.deleteLocalCorefile,
     compression: config.storage.compression,
     channels: channels.map((c) => c.notifier.name).join(",") || "none",
-    kubernetes: kubeOptions ? kubeOptions.apiUrl : "off",
+    kubernetes: kube ? `${kube.server} via ${kube.source}` : "off",
     node: node.name,
   });
   if (channels.length === 0) logger.warn("no NoticeChannel configured; crashes are only logged");
@@ -51,6 +67,7 @@ export async function runWatcher(config: CoredogConfig, logger: Logger): Promise
         registry: metrics.registry,
         healthy: () => true,
         ready: () => isReady(),
+        notReadyReason: "the first scan has not finished",
       });
     } catch (error) {
       // Cores matter more than probes: keep capturing without the endpoints.
@@ -67,7 +84,7 @@ export async function runWatcher(config: CoredogConfig, logger: Logger): Promise
     logger,
     node,
     metrics,
-    kube: kubeOptions ? new KubeClient(kubeOptions) : undefined,
+    kube: kube ? new KubeClient(kube) : undefined,
   });
   isReady = () => watcher.ready();
   await new Promise<void>((resolve) => {
@@ -88,11 +105,19 @@ export async function runWatcher(config: CoredogConfig, logger: Logger): Promise
 
 /** Parses `--config <file>`. */
 function configPathFromArgs(args: string[], env: (name: string) => string | undefined): string {
-  const at = args.indexOf("--config");
+  return flagValue(args, "--config") ?? (env("COREDOG_CONFIG") || DEFAULT_CONFIG_PATH);
+}
+
+/** Parses `--kubeconfig <file>`, else `$COREDOG_KUBECONFIG`. */
+function kubeconfigFromArgs(args: string[], env: (name: string) => string | undefined): string | undefined {
+  return flagValue(args, "--kubeconfig") ?? (env("COREDOG_KUBECONFIG") || undefined);
+}
+
+function flagValue(args: string[], flag: string): string | undefined {
+  const at = args.indexOf(flag);
   if (at !== -1 && args[at + 1]) return args[at + 1];
-  const inline = args.find((a) => a.startsWith("--config="));
-  if (inline) return inline.slice("--config=".length);
-  return env("COREDOG_CONFIG") || DEFAULT_CONFIG_PATH;
+  const inline = args.find((a) => a.startsWith(`${flag}=`));
+  return inline ? inline.slice(flag.length + 1) : undefined;
 }
 
 if (import.meta.main) {
@@ -100,7 +125,7 @@ if (import.meta.main) {
   const path = configPathFromArgs(Deno.args, (name) => Deno.env.get(name));
   try {
     const config = await loadConfigFile(path);
-    await runWatcher(config, logger);
+    await runWatcher(config, logger, { kubeconfig: kubeconfigFromArgs(Deno.args, (name) => Deno.env.get(name)) });
   } catch (error) {
     if (error instanceof ConfigError) {
       logger.error("invalid configuration", { file: path });

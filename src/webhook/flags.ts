@@ -31,6 +31,8 @@ export interface WebhookFlags {
   tlsSecret: string;
   /** Self-managed: namespace of the Secret and Service; empty means the service account's. */
   namespace: string;
+  /** Self-managed: the kubeconfig file; empty means `KUBECONFIG`, the service account, then `~/.kube/config`. */
+  kubeconfig: string;
   /** Self-managed: the Service the certificate is for. */
   service: string;
   /** Self-managed: the MutatingWebhookConfiguration whose caBundle is kept current. */
@@ -134,6 +136,15 @@ export const WEBHOOK_FLAGS: readonly FlagSpec[] = [
     kind: "string",
     default: "",
     doc: "self-managed: namespace of the Secret and the Service; empty means the service account's namespace",
+  },
+  {
+    flag: "--kubeconfig",
+    env: "COREDOG_KUBECONFIG",
+    key: "kubeconfig",
+    kind: "string",
+    default: "",
+    doc: "self-managed: kubeconfig file (its current context) for the API; empty means $KUBECONFIG, " +
+      "then the pod's service account, then ~/.kube/config",
   },
   {
     flag: "--service",

@@ -12,7 +12,8 @@
 
 import { ConfigError } from "../core/config.ts";
 import { loadConfigFile } from "../config_file.ts";
-import { inClusterNamespace, inClusterOptions, KubeClient } from "../kube/client.ts";
+import { KubeClient } from "../kube/client.ts";
+import { loadKubeConnection } from "../kube/kube_config.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { VERSION } from "../version.ts";
 import { parseWebhookFlags, type WebhookFlags, webhookUsage } from "./flags.ts";
@@ -96,22 +97,25 @@ export async function runWebhook(flags: WebhookFlags, options: RunWebhookOptions
  * Starts keeping the CA and certificate in the Secret and the caBundle
  * current; the server picks up each pair as soon as it is written.
  *
- * @throws {Error} outside a cluster (no service account), or without a namespace.
+ * @throws {Error} with no way to the API (no kubeconfig, no service account), or without a namespace.
  */
 function startTlsManagement(flags: WebhookFlags, options: RunWebhookOptions, server: WebhookServer): SelfManagedTls {
-  const kube = inClusterOptions((name) => Deno.env.get(name));
+  const kube = loadKubeConnection({ kubeconfig: flags.kubeconfig || undefined });
   if (!kube) {
     throw new Error(
       "--tls-mode self-managed needs the Kubernetes API: run in a cluster with a service account token, " +
-        "or use --tls-mode files with a certificate",
+        "give --kubeconfig (or KUBECONFIG), or use --tls-mode files with a certificate",
     );
   }
-  const namespace = flags.namespace || inClusterNamespace();
+  // The context's namespace is a kubeconfig's choice for kubectl, not where this webhook's Secret is:
+  // outside a pod, --namespace says it.
+  const namespace = flags.namespace || (kube.inCluster ? kube.namespace : undefined);
   if (!namespace) throw new Error("--tls-mode self-managed needs --namespace (or COREDOG_WEBHOOK_NAMESPACE)");
   options.logger.info("managing the webhook's own CA and certificate", {
     secret: `${namespace}/${flags.tlsSecret}`,
     service: `${flags.service}.${namespace}.svc`,
     configuration: flags.webhookConfiguration,
+    kubernetes: `${kube.server} via ${kube.source}`,
   });
   return startSelfManagedTls(new KubeClient(kube), {
     namespace,
