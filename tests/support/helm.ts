@@ -173,6 +173,8 @@ export interface RenderOptions {
   set?: string[];
   /** `--set-string` assignments. */
   setString?: string[];
+  /** `--set-literal` assignments: the value as is, commas and braces included (e.g. a config.coredog). */
+  setLiteral?: string[];
   /** `--kube-version`, e.g. `1.27.0`. */
   kubeVersion?: string;
   /** Values files (written by the test). */
@@ -193,6 +195,7 @@ export function templateArgs(options: RenderOptions = {}): string[] {
   const args = ["template", "coredog", CHART_DIR, "-n", options.namespace ?? "coredog-system"];
   for (const assignment of options.set ?? []) args.push("--set", assignment);
   for (const assignment of options.setString ?? []) args.push("--set-string", assignment);
+  for (const assignment of options.setLiteral ?? []) args.push("--set-literal", assignment);
   for (const file of options.valuesFiles ?? []) args.push("-f", file);
   if (options.kubeVersion) args.push("--kube-version", options.kubeVersion);
   return args;
