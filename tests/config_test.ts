@@ -141,7 +141,17 @@ Deno.test("S3 needs a bucket; the bucket's own domain as endpoint is caught", ()
 });
 
 Deno.test("invalid YAML and a non-mapping top level are clear errors", () => {
-  assert.match(problemsOf("StorageConfig: [1,\n")[0], /^not valid YAML: /);
+  assert.deepEqual(problemsOf("CorefileDir: /data\nWatcher:\n  QuietSeconds: 2: 3\n"), [
+    'not valid YAML at line 3, column 17 ("QuietSeconds: 2: 3"): Nested mappings are not allowed in compact mappings',
+  ]);
+  assert.deepEqual(problemsOf("StorageConfig:\n\tS3Bucket: b\n"), [
+    'not valid YAML at line 2, column 1 ("S3Bucket: b"): Tabs are not allowed as indentation',
+  ]);
+  for (const text of ["StorageConfig: [1,\n", "a: b\n  c: d\n", 'x: "open\n']) {
+    const [problem] = problemsOf(text);
+    assert.match(problem, /^not valid YAML at line \d+, column \d+ \(.+\): \S/, problem);
+    assert.doesNotMatch(problem, /:$|\n/, "one line, no dangling colon");
+  }
   assert.deepEqual(problemsOf("- a\n- b\n"), [
     "the top level must be a mapping of keys such as StorageConfig and NoticeChannel",
   ]);
@@ -204,6 +214,15 @@ Deno.test("a missing config file names the file and how to point at another", as
     loadConfigFile("/nonexistent/coredog.yaml", { env: () => undefined }),
     /^cannot read the configuration file \/nonexistent\/coredog\.yaml: .*; pass --config <file> or set COREDOG_CONFIG$/,
   );
+});
+
+Deno.test("a misspelled credential key is reported alone, with the right spelling", () => {
+  assert.deepEqual(problemsOf("StorageConfig:\n  S3Bucket: b\n  s3AccesskeyId: x\n  s3SecretAccessKey: y\n"), [
+    "unknown key StorageConfig.s3AccesskeyId: keys are case-sensitive, write StorageConfig.s3AccesskeyID",
+  ]);
+  assert.deepEqual(problemsOf("StorageConfig:\n  S3Bucket: b\n  s3AccesskeyID: x\n  s3SecretAcessKey: y\n"), [
+    "unknown key StorageConfig.s3SecretAcessKey: did you mean StorageConfig.s3SecretAccessKey?",
+  ]);
 });
 
 Deno.test("only one of key id and secret is an error", () => {
