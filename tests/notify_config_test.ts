@@ -119,7 +119,7 @@ Deno.test("channels: keys of another channel type, unknown chan and bad URLs are
     headers: {"Bad Header": x, X-Ok: "a\\nb"}
 `),
     [
-      "unknown key NoticeChannel[0].secret; known keys here: chan, webhookurl, keyword, template",
+      "unknown key NoticeChannel[0].secret; known keys here: chan, webhookurl, keyword, template, namespaces, matchLabels",
       'NoticeChannel[1].chan "teams" is not a channel type; use one of console, wechat, wecom, slack, dingtalk, feishu, lark, webhook',
       'NoticeChannel[2].webhookurl "ftp://oapi.dingtalk.com/robot/send" is not an http(s) URL',
       'NoticeChannel[3].headers "Bad Header" is not a valid HTTP header name',

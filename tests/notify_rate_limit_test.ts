@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { nextStep, parseRetryAfter } from "../src/core/delivery_policy.ts";
+import { nextStep, parseRetryAfter } from "../src/core/retry_policy.ts";
 import { RateWindow } from "../src/core/rate_limit.ts";
 import { sampleRecord } from "./support/crash_records.ts";
 import {

@@ -282,6 +282,18 @@ export const CHANNEL_COMMON_KEYS: SectionSpec = {
     default: "",
     doc: "This channel's own message template; empty means `messageTemplate`.",
   },
+  namespaces: {
+    type: { kind: "stringList" },
+    default: [],
+    doc:
+      "Only crashes in these namespaces (names or globs such as `team-*`); empty means every namespace. A core whose namespace is not known does not match.",
+  },
+  matchLabels: {
+    type: { kind: "stringMap" },
+    default: {},
+    doc:
+      "Only crashes of pods that carry every one of these labels, e.g. `{team: payments}`; empty means any pod. Needs the Kubernetes API (`Watcher.Kubernetes: auto`).",
+  },
 };
 
 /** Extra keys by channel type. */

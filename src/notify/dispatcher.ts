@@ -1,37 +1,26 @@
 /**
  * Hands crash records to the channels without ever holding up the
- * pipeline: `publish` renders and queues, and each channel drains its own
- * queue, so one slow or broken chat API delays nobody else and never an
- * upload.
+ * pipeline: `publish` renders, filters and queues, and each channel drains
+ * its own queue.
  *
- * Per channel, in `publish`: the keyword filter, then the crash-loop
- * tracker (the first crash of a loop is queued at once, repeats wait for
- * the digest at the end of the window). Both run at publish time so that
- * loop windows follow the crashes, not a queue held up by an outage.
+ * Per channel, in `publish`: the filter (`channel_filter.ts`: keyword,
+ * namespaces, labels), then the crash-loop timer (`crash_loop_timer.ts`:
+ * the first crash of a loop is queued at once, repeats wait for the digest
+ * at the end of the window), then the queue (`channel_queue.ts`).
  *
  * @module
  */
 
-import { type ChannelSettings, DEFAULT_DELIVERY } from "../core/config.ts";
-import { type CrashLoopDigest, CrashLoopTracker, describeLoop, renderDigest } from "../core/crash_loop.ts";
 import type { CrashRecord } from "../core/crash_record.ts";
-import type { RateWindow } from "../core/rate_limit.ts";
+import { describeLoop } from "../core/crash_loop.ts";
 import { DEFAULT_TEMPLATE, renderTemplate } from "../core/template.ts";
 import type { Logger } from "../log.ts";
 import type { Counter } from "../metrics.ts";
+import { channelRefusal } from "./channel_filter.ts";
+import { ChannelQueue, waitIdle } from "./channel_queue.ts";
+import type { Channel } from "./channels.ts";
 import { type Clock, systemClock } from "./clock.ts";
-import { deliver } from "./delivery.ts";
-import type { Notification, Notifier } from "./notifier.ts";
-
-/** A channel's settings, its sender and its API's rate limit. */
-export interface Channel {
-  /** The `NoticeChannel` entry. */
-  settings: ChannelSettings;
-  /** Sends one message to the channel's API. */
-  notifier: Notifier;
-  /** Shared by every channel that posts to the same robot; absent: no limit. */
-  rate?: RateWindow;
-}
+import { CrashLoopTimer } from "./crash_loop_timer.ts";
 
 /** Counters the dispatcher keeps (all labelled by `channel`). */
 export interface DispatcherMetrics {
@@ -39,7 +28,7 @@ export interface DispatcherMetrics {
   sent: Counter;
   /** Messages given up (refused, or still failing at the give-up time). */
   failed: Counter;
-  /** Messages skipped by the channel's keyword. */
+  /** Messages skipped by the channel's keyword, namespaces or labels. */
   filtered: Counter;
   /** Crashes folded into a crash-loop digest instead of a message of their own. */
   folded: Counter;
@@ -88,9 +77,8 @@ export interface Dispatcher {
 interface ChannelState {
   channel: Channel;
   template: string;
-  tail: Promise<void>;
-  loops?: CrashLoopTracker;
-  timer?: AbortController;
+  queue: ChannelQueue;
+  loops?: CrashLoopTimer;
 }
 
 /** Creates a dispatcher over `channels`. */
@@ -98,143 +86,44 @@ export function createDispatcher(channels: Channel[], options: DispatcherOptions
   const clock = options.clock ?? systemClock;
   const { logger, metrics } = options;
   const closing = new AbortController();
-  const states: ChannelState[] = channels.map((channel) => ({
-    channel,
-    template: channel.settings.template || options.template || DEFAULT_TEMPLATE,
-    tail: Promise.resolve(),
-    loops: channel.settings.crashLoop?.enabled ? new CrashLoopTracker(channel.settings.crashLoop) : undefined,
-  }));
-
-  /** Queues one message; resolves false when shutdown interrupted its delivery. */
-  function enqueue(state: ChannelState, notification: Notification, publishedAt: number): Promise<boolean> {
-    const handled = state.tail.then(() => send(state, notification, publishedAt)).catch((error) => {
-      logger.error("notification failed", { channel: state.channel.notifier.name, error: String(error) });
-      return true;
-    });
-    state.tail = handled.then(() => {});
-    return handled;
-  }
-
-  async function send(state: ChannelState, notification: Notification, publishedAt: number): Promise<boolean> {
-    const { notifier, settings, rate } = state.channel;
-    const delivery = settings.delivery ?? DEFAULT_DELIVERY;
-    const labels = { channel: notifier.name };
-    const outcome = await deliver(notifier, notification, {
+  const states: ChannelState[] = channels.map((channel) => {
+    const template = channel.settings.template || options.template || DEFAULT_TEMPLATE;
+    const queue = new ChannelQueue(channel, {
       clock,
-      rate,
-      deadline: publishedAt + delivery.giveUpAfterMs,
-      retryMaxMs: delivery.retryMaxMs,
+      logger,
+      metrics,
       random: options.random,
-      signal: closing.signal,
-      onRetry: (info) => {
-        metrics.retried.inc(labels);
-        logger.warn("notification not accepted; retrying", {
-          channel: notifier.name,
-          core: notification.record.corefile.filename,
-          attempt: info.attempt,
-          retry_in_ms: info.delayMs,
-          error: info.error,
-        });
-      },
+      closing: closing.signal,
     });
-    if (outcome.delivered) {
-      metrics.sent.inc(labels);
-      if (outcome.attempts > 1) {
-        logger.info("notification delivered after retries", { channel: notifier.name, attempts: outcome.attempts });
-      }
-      return true;
-    }
-    if (outcome.interrupted) {
-      logger.warn("notification not delivered before shutdown; it is sent again after the restart", {
-        channel: notifier.name,
-        core: notification.record.corefile.filename,
-        error: outcome.error,
-      });
-      return false;
-    }
-    metrics.failed.inc(labels);
-    logger.error("notification failed", {
-      channel: notifier.name,
-      core: notification.record.corefile.filename,
-      kind: notification.kind,
-      attempts: outcome.attempts,
-      reason: outcome.reason,
-      error: outcome.error,
-    });
-    return true;
-  }
+    const loops = channel.settings.crashLoop?.enabled
+      ? new CrashLoopTimer(channel.settings.crashLoop, { clock, logger, metrics, template, queue })
+      : undefined;
+    return { channel, template, queue, loops };
+  });
 
-  function queueDigests(state: ChannelState, digests: CrashLoopDigest[]): void {
-    for (const digest of digests) {
-      const latest = digest.repeats[digest.repeats.length - 1];
-      try {
-        const text = renderDigest(digest, { template: state.template });
-        metrics.digests.inc({ channel: state.channel.notifier.name });
-        logger.info("crash loop digest", {
-          channel: state.channel.notifier.name,
-          loop: describeLoop(latest),
-          crashes: digest.count,
-        });
-        enqueue(state, { kind: "digest", text, record: latest, digest }, clock.now());
-      } catch (error) {
-        metrics.failed.inc({ channel: state.channel.notifier.name });
-        logger.error("cannot prepare the crash loop digest", {
-          channel: state.channel.notifier.name,
-          error: (error as Error).message,
-        });
-      }
-    }
-  }
-
-  /** Wakes up when the earliest open window ends. New windows never end earlier, so one timer suffices. */
-  function arm(state: ChannelState): void {
-    if (!state.loops || state.timer) return;
-    const due = state.loops.nextDueAt();
-    if (due === undefined) return;
-    const timer = new AbortController();
-    state.timer = timer;
-    clock.sleep(Math.max(0, due - clock.now()), timer.signal).then(() => {
-      state.timer = undefined;
-      queueDigests(state, state.loops!.takeDue(clock.now()));
-      arm(state);
-    }, () => {
-      // Cancelled by drain().
-    });
-  }
-
-  /** Queues the message for one channel; resolves when it is handled there. */
+  /** Filters, folds or queues the message for one channel; resolves when it is handled there. */
   function prepare(state: ChannelState, record: CrashRecord, now: number): Promise<boolean> {
-    const { settings, notifier } = state.channel;
+    const { notifier } = state.channel;
     const text = renderTemplate(state.template, record);
-    if (settings.keyword && !text.includes(settings.keyword)) {
+    const refusal = channelRefusal(state.channel.settings, { text, record });
+    if (refusal) {
       metrics.filtered.inc({ channel: notifier.name });
-      logger.debug("notification filtered by keyword", { channel: notifier.name, keyword: settings.keyword });
+      logger.debug("notification filtered", { channel: notifier.name, reason: refusal });
       return Promise.resolve(true);
     }
-    if (state.loops) {
-      const verdict = state.loops.observe(record, now);
-      queueDigests(state, state.loops.takeDue(now));
-      arm(state);
-      if (verdict === "fold") {
-        metrics.folded.inc({ channel: notifier.name });
-        logger.debug("crash loop: this crash goes into the digest", {
-          channel: notifier.name,
-          loop: describeLoop(record),
-          core: record.corefile.filename,
-        });
-        return Promise.resolve(true);
-      }
+    if (state.loops?.observe(record, now) === "fold") {
+      metrics.folded.inc({ channel: notifier.name });
+      logger.debug("crash loop: this crash goes into the digest", {
+        channel: notifier.name,
+        loop: describeLoop(record),
+        core: record.corefile.filename,
+      });
+      return Promise.resolve(true);
     }
-    return enqueue(state, { kind: "crash", text, record }, now);
+    return state.queue.enqueue({ kind: "crash", text, record }, now);
   }
 
-  async function idle(): Promise<void> {
-    for (;;) {
-      const tails = states.map((state) => state.tail);
-      await Promise.all(tails);
-      if (states.every((state, i) => state.tail === tails[i])) return;
-    }
-  }
+  const idle = () => waitIdle(states.map((state) => state.queue));
 
   return {
     publish(record: CrashRecord): Promise<boolean> {
@@ -256,12 +145,7 @@ export function createDispatcher(channels: Channel[], options: DispatcherOptions
     async drain(): Promise<void> {
       closing.abort();
       const now = clock.now();
-      for (const state of states) {
-        if (!state.loops) continue;
-        state.timer?.abort();
-        state.timer = undefined;
-        queueDigests(state, state.loops.takeAll(now));
-      }
+      for (const state of states) state.loops?.flush(now);
       await idle();
     },
     idle,

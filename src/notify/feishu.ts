@@ -15,7 +15,7 @@
 
 import { createHmac } from "node:crypto";
 import type { ChannelSettings } from "../core/config.ts";
-import { parseRetryAfter } from "../core/delivery_policy.ts";
+import { parseRetryAfter } from "../core/retry_policy.ts";
 import type { RateRule } from "../core/rate_limit.ts";
 import { jsonStringBytes, truncateText, utf8Bytes } from "../core/text_limit.ts";
 import { createHttpNotifier, jsonObject } from "./http_notifier.ts";

@@ -1,6 +1,6 @@
 /**
  * What every chat webhook channel shares: build a request, POST it, read
- * the answer. Each API's own file (`wecom.ts`, `slack.ts`, ...) supplies
+ * the answer. Each API's own file (`wechat.ts`, `slack.ts`, ...) supplies
  * the two halves that differ.
  *
  * @module

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { type FailedAttempt, parseRetryAfter } from "../core/delivery_policy.ts";
+import { type FailedAttempt, parseRetryAfter } from "../core/retry_policy.ts";
 
 /** What the API answered. */
 export interface HttpAnswer {

@@ -11,9 +11,9 @@
 
 import type { CrashLoopDigest } from "../core/crash_loop.ts";
 import type { CrashRecord } from "../core/crash_record.ts";
-import type { AttemptResult } from "../core/delivery_policy.ts";
+import type { AttemptResult } from "../core/retry_policy.ts";
 
-export type { AttemptResult } from "../core/delivery_policy.ts";
+export type { AttemptResult } from "../core/retry_policy.ts";
 
 /** One message for one channel. */
 export interface Notification {

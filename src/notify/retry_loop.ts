@@ -7,7 +7,7 @@
  * @module
  */
 
-import { type AttemptResult, nextStep } from "../core/delivery_policy.ts";
+import { type AttemptResult, nextStep } from "../core/retry_policy.ts";
 import type { RateWindow } from "../core/rate_limit.ts";
 import type { Clock } from "./clock.ts";
 import type { Notification, Notifier } from "./notifier.ts";

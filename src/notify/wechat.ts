@@ -21,7 +21,7 @@ import type { AttemptResult, Notifier } from "./notifier.ts";
 const WECOM_LIMIT_BYTES = { text: 2048, markdown: 4096 } as const;
 
 /** 20 messages a minute per robot; the extra second absorbs clock skew between us and WeCom. */
-export const WECOM_RATE: RateRule[] = [{ limit: 20, windowMs: 61_000 }];
+export const WECHAT_RATE: RateRule[] = [{ limit: 20, windowMs: 61_000 }];
 
 /** Options of {@linkcode wecomPayload}. */
 interface WecomOptions {
@@ -58,7 +58,11 @@ function judgeWecomAnswer(answer: HttpAnswer, now: number): AttemptResult {
 }
 
 /** Creates the channel for a `wechat`/`wecom` entry. */
-export function createWecomNotifier(name: string, settings: ChannelSettings, options: { timeoutMs: number }): Notifier {
+export function createWechatNotifier(
+  name: string,
+  settings: ChannelSettings,
+  options: { timeoutMs: number },
+): Notifier {
   const wecom: WecomOptions = {
     msgtype: settings.options.msgtype === "text" ? "text" : "markdown",
     mentionedList: (settings.options.mentioned_list as string[] | undefined) ?? [],
