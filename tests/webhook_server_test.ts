@@ -462,6 +462,42 @@ Deno.test("rotating the Secret many times never reports a good certificate as br
   }
 });
 
+Deno.test("shutdown answers the request in flight, closes idle keep-alive connections, and only then resolves", async () => {
+  const running = await startWebhook();
+  const url = new URL(running.base);
+  const client = Deno.createHttpClient({ caCerts: [running.ca.certPem] });
+  // An idle keep-alive connection: one answered request, then nothing.
+  const idle = await Deno.connectTls({ hostname: url.hostname, port: Number(url.port), caCerts: [running.ca.certPem] });
+  try {
+    await idle.write(new TextEncoder().encode("GET /healthz HTTP/1.1\r\nhost: localhost\r\n\r\n"));
+    const buffer = new Uint8Array(4096);
+    const first = await idle.read(buffer);
+    assert.match(new TextDecoder().decode(buffer.subarray(0, first ?? 0)), /^HTTP\/1\.1 200[\s\S]*ok\n$/);
+
+    const sample = await fixtureText("deployment_pod.json");
+    const slow = slowRequest(`${running.base}/mutate`, sample, client);
+    await waitFor("the slow request to reach the handler", () => running.server.metrics.inFlight.get() === 1);
+    let shutDown = false;
+    const shutdown = running.server.shutdown().then(() => shutDown = true);
+    // The idle connection is closed by the server, not left open until the client times out.
+    const end = await idle.read(buffer).catch((error) => error instanceof Deno.errors.UnexpectedEof ? null : error);
+    assert.equal(end, null);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(shutDown, false, "shutdown resolved while a request was in flight");
+    slow.finish();
+    const response = await slow.response;
+    assert.equal(response.status, 200);
+    assert.ok((await response.json()).response.patch);
+    await shutdown;
+    assert.equal(running.server.metrics.inFlight.get(), 0);
+    await assert.rejects(fetchFresh(`${running.base}/healthz`, [running.ca.certPem]));
+  } finally {
+    idle.close();
+    client.close();
+    await running.stop();
+  }
+});
+
 Deno.test("SIGTERM drains: not ready at once, the request in flight is answered, then the process exits 0", async () => {
   const dir = await Deno.makeTempDir({ prefix: "coredog-webhook-main-" });
   const secret = await createSecretVolume(dir);

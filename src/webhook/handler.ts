@@ -13,6 +13,7 @@
 import { admissionResponse, parseAdmissionReview } from "../core/admission_review.ts";
 import { clipWarning } from "../core/injection_rules.ts";
 import { mutateAdmission } from "../core/pod_mutation.ts";
+import { type HealthChecks, healthResponse } from "../health_server.ts";
 import type { Logger } from "../log.ts";
 import type { WebhookMetrics } from "./webhook_metrics.ts";
 
@@ -31,29 +32,28 @@ export interface WebhookHandlerOptions {
   metrics: WebhookMetrics;
   /** Ready: a certificate is loaded and the server is not draining. */
   ready(): boolean;
-  /** Serve `/mutate`; false for the plain-HTTP health port. Default true. */
-  admission?: boolean;
   /** Decides on a review; {@linkcode mutateAdmission} unless a test makes it fail. */
   mutate?: typeof mutateAdmission;
 }
 
-/** Creates the request handler for Deno.serve. */
+/** The probes of the webhook, on its HTTPS port and on its plain health port alike. */
+export function webhookHealthChecks(options: Pick<WebhookHandlerOptions, "metrics" | "ready">): HealthChecks {
+  return {
+    registry: options.metrics.registry,
+    healthy: () => true,
+    ready: options.ready,
+    notReadyReason: "no certificate loaded, or draining",
+  };
+}
+
+/** Creates the request handler of the HTTPS port: `/mutate` and the probes. */
 export function createWebhookHandler(options: WebhookHandlerOptions): (request: Request) => Promise<Response> {
-  const admission = options.admission ?? true;
+  const health = webhookHealthChecks(options);
   return async (request) => {
     const path = new URL(request.url).pathname;
-    if (path === "/mutate" && admission) return await mutate(request, options);
-    if (path === "/healthz" || path === "/readyz" || path === "/metrics") {
-      if (request.method !== "GET" && request.method !== "HEAD") return text(405, "use GET\n", { allow: "GET, HEAD" });
-      if (path === "/healthz") return text(200, "ok\n");
-      if (path === "/readyz") {
-        return options.ready() ? text(200, "ready\n") : text(503, "not ready: no certificate loaded, or draining\n");
-      }
-      return text(200, options.metrics.registry.render(), {
-        "content-type": "text/plain; version=0.0.4; charset=utf-8",
-      });
-    }
-    return text(404, "not found; the webhook serves /mutate, /healthz, /readyz and /metrics\n");
+    if (path === "/mutate") return await mutate(request, options);
+    return healthResponse(request, health) ??
+      text(404, "not found; the webhook serves /mutate, /healthz, /readyz and /metrics\n");
   };
 }
 

@@ -9,10 +9,11 @@
  */
 
 import { dumpRootProblem } from "../core/pod_patch.ts";
+import { serveHealth } from "../health_server.ts";
 import type { Logger } from "../log.ts";
 import { describeCertificate } from "../tls/certificates.ts";
 import { type CertificateFiles, type CertificateReloader, watchCertificateFiles } from "./cert_reloader.ts";
-import { createWebhookHandler } from "./handler.ts";
+import { createWebhookHandler, webhookHealthChecks } from "./handler.ts";
 import { type CertificatePair, type ListenError, type ReloadableTlsServer, serveTls } from "./tls_server.ts";
 import { createWebhookMetrics, type WebhookMetrics } from "./webhook_metrics.ts";
 
@@ -82,10 +83,7 @@ export function startWebhookServer(options: WebhookServerOptions): WebhookServer
   };
 
   const health = options.healthPort !== undefined
-    ? Deno.serve(
-      { port: options.healthPort, hostname: options.hostname ?? "0.0.0.0", onListen() {}, onError },
-      createWebhookHandler({ ...handlerOptions, admission: false }),
-    )
+    ? serveHealth({ port: options.healthPort, hostname: options.hostname, ...webhookHealthChecks(handlerOptions) })
     : undefined;
 
   let resolveListening!: (addr: Deno.NetAddr) => void;

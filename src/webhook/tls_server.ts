@@ -75,43 +75,45 @@ const CLOSE_GRACE_MS = 1000;
  */
 export function serveTls(pair: CertificatePair, options: TlsServerOptions): ReloadableTlsServer {
   checkServingPair(pair);
-  /** Every TCP connection and whether a request on it is being answered. */
-  const connections = new Map<net.Socket, { busy: boolean }>();
+  /** Every TCP connection, also those still in their handshake: shutdown must be able to close them all. */
+  const sockets = new Set<net.Socket>();
+  /** Every TLS connection and how many requests on it are being answered. */
+  const answering = new Map<net.Socket, number>();
   let stopping = false;
   let drained: (() => void) | undefined;
 
   const server = https.createServer(
     { cert: pair.certPem, key: pair.keyPem, ALPNProtocols: ["http/1.1"], noDelay: true },
     (incoming, outgoing) => {
-      const state = connections.get(incoming.socket);
-      if (state) state.busy = true;
+      const socket = incoming.socket;
+      answering.set(socket, (answering.get(socket) ?? 0) + 1);
       outgoing.on("close", () => {
-        if (state) state.busy = false;
+        if (answering.has(socket)) answering.set(socket, answering.get(socket)! - 1);
         // After a shutdown began, a connection is closed once its answer is out.
         if (stopping) closeIdle();
       });
       void answer(incoming, outgoing, options);
     },
   );
-  // Every TCP connection, also those still in their handshake: shutdown must be able to close them all.
   server.on("connection", (socket: net.Socket) => {
     socket.setNoDelay(true);
-    connections.set(socket, { busy: false });
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+  });
+  server.on("secureConnection", (socket: net.Socket) => {
+    answering.set(socket, answering.get(socket) ?? 0);
     socket.on("close", () => {
-      connections.delete(socket);
+      answering.delete(socket);
       if (stopping) closeIdle();
     });
   });
 
+  /** Ends every connection with no answer in progress (close_notify, then FIN); says when none is left busy. */
   function closeIdle(): void {
     let busy = 0;
-    for (const [socket, state] of connections) {
-      if (state.busy) {
-        busy++;
-        continue;
-      }
-      socket.end();
-      setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref?.();
+    for (const [socket, count] of answering) {
+      if (count > 0) busy++;
+      else socket.end();
     }
     if (busy === 0) drained?.();
   }
@@ -141,14 +143,21 @@ export function serveTls(pair: CertificatePair, options: TlsServerOptions): Relo
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       const idle = new Promise<void>((resolve) => drained = resolve);
       closeIdle();
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const limit = new Promise<void>((resolve) => timer = setTimeout(resolve, DRAIN_MS));
-      await Promise.race([idle, limit]);
-      clearTimeout(timer);
-      for (const socket of connections.keys()) socket.destroy();
+      await Promise.race([idle, sleep(DRAIN_MS)]);
+      // Ended connections close once the client has read the last bytes; cut the ones that do not.
+      await Promise.race([closed, sleep(CLOSE_GRACE_MS)]);
+      for (const socket of sockets) socket.destroy();
       await closed;
     },
   };
+}
+
+/** Resolves after `ms`, without keeping the process alive. */
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    Deno.unrefTimer(timer);
+  });
 }
 
 /** Runs the handler on one request and writes its response in a single write. */
