@@ -15,7 +15,6 @@ import {
   coredogMounts,
   DUMP_ROOT,
   fixtureText,
-  loadReview,
   patchOf,
   podOf,
 } from "./support/admission.ts";
@@ -605,19 +604,23 @@ Deno.test({
       logger: createLogger({ write: (line) => logs.push(line) }),
     });
     try {
-      assert.match(webhook.curlExample, /--data-binary @tests\/fixtures\/admission\/deployment_pod\.json/);
+      // The sample is the dev webhook's own file, not a test fixture: the command works outside the repository.
+      assert.equal(webhook.sampleFile, join(dir, "webhook-sample.json"));
+      assert.ok(webhook.curlExample.includes(`--data-binary @${webhook.sampleFile} `), webhook.curlExample);
+      assert.doesNotMatch(webhook.curlExample, /tests\//);
       const output = await new Deno.Command("sh", {
         args: ["-c", webhook.curlExample],
-        cwd: new URL("..", import.meta.url).pathname,
+        cwd: dir,
         stdout: "piped",
         stderr: "piped",
       }).output();
       const stderr = new TextDecoder().decode(output.stderr);
       assert.ok(output.success, stderr);
       const operations = JSON.parse(new TextDecoder().decode(output.stdout));
-      const review = await loadReview("deployment_pod.json");
+      const review = JSON.parse(await Deno.readTextFile(webhook.sampleFile));
       const patched = applyPatch(podOf(review), operations);
       assertAcceptablePod(patched);
+      assert.deepEqual(coredogMounts(patched, "/corefile"), { app: "team-a/$(COREDOG_POD_NAME)/app" });
       assert.deepEqual(patched.spec.volumes, [
         { name: "coredog-corefile", hostPath: { path: "/tmp/coredog-dev/dumps", type: "DirectoryOrCreate" } },
       ]);

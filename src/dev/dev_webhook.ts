@@ -1,7 +1,8 @@
 /**
  * The admission webhook of the local quickstart: HTTPS on 127.0.0.1 with a
  * throwaway CA and certificate kept under `.coredog/webhook-tls/`, so that
- * `curl --cacert` can post a sample AdmissionReview and show the patch.
+ * `curl --cacert` can post the sample AdmissionReview it writes to
+ * `.coredog/webhook-sample.json` and show the patch.
  *
  * @module
  */
@@ -10,16 +11,14 @@ import { join } from "node:path";
 import type { Logger } from "../log.ts";
 import { createCertificateAuthority, describeCertificate, issueServingCertificate } from "../tls/certificates.ts";
 import { startWebhookServer, type WebhookServer } from "../webhook/server.ts";
+import { sampleAdmissionReview } from "./sample_review.ts";
 
 /** Port of the local webhook unless `COREDOG_WEBHOOK_PORT` says otherwise. */
 export const DEV_WEBHOOK_PORT = 8443;
 
-/** The sample AdmissionReview the curl example posts (a Deployment's pod). */
-export const SAMPLE_REVIEW = "tests/fixtures/admission/deployment_pod.json";
-
 /** Options of {@linkcode startDevWebhook}. */
 export interface DevWebhookOptions {
-  /** The quickstart's directory (`.coredog`); certificates go to `<dir>/webhook-tls/`. */
+  /** The quickstart's directory (`.coredog`); certificates go to `<dir>/webhook-tls/`, the sample next to them. */
   dir: string;
   /** The dump root the injected hostPath points at. */
   dumpRoot: string;
@@ -35,7 +34,9 @@ export interface DevWebhook {
   url: string;
   /** The CA that signed the serving certificate, for `curl --cacert`. */
   caFile: string;
-  /** A shell command that posts {@linkcode SAMPLE_REVIEW} and prints the decoded patch. */
+  /** The sample AdmissionReview (a Deployment's pod that opts in), `<dir>/webhook-sample.json`. */
+  sampleFile: string;
+  /** A shell command that posts the sample and prints the decoded patch. */
   curlExample: string;
 }
 
@@ -47,6 +48,8 @@ export async function startDevWebhook(options: DevWebhookOptions): Promise<DevWe
   const tlsDir = join(options.dir, "webhook-tls");
   const files = { caFile: join(tlsDir, "ca.crt"), certFile: join(tlsDir, "tls.crt"), keyFile: join(tlsDir, "tls.key") };
   if (!(await usable(files))) await writeThrowawayCertificates(tlsDir, files);
+  const sampleFile = join(options.dir, "webhook-sample.json");
+  await Deno.writeTextFile(sampleFile, sampleAdmissionReview());
   const server = startWebhookServer({
     dumpRoot: options.dumpRoot,
     certFile: files.certFile,
@@ -67,8 +70,9 @@ export async function startDevWebhook(options: DevWebhookOptions): Promise<DevWe
     server,
     url,
     caFile: files.caFile,
+    sampleFile,
     curlExample: `curl -s --cacert ${files.caFile} -H 'Content-Type: application/json' ` +
-      `--data-binary @${SAMPLE_REVIEW} ${url} | jq -r .response.patch | base64 -d | jq .`,
+      `--data-binary @${sampleFile} ${url} | jq -r .response.patch | base64 -d | jq .`,
   };
 }
 
