@@ -54,6 +54,31 @@ export function createLocalDirStorage(settings: StorageSettings): Storage {
         throw error;
       }
     },
+    async createJsonIfAbsent(key: string, value: unknown): Promise<boolean> {
+      const path = pathOf(key);
+      await fs.promises.mkdir(dirname(path), { recursive: true });
+      try {
+        // O_EXCL: exactly one of several racing writers (processes, NFS clients with v3+) creates it.
+        await fs.promises.writeFile(path, JSON.stringify(value, null, 2) + "\n", { flag: "wx" });
+        return true;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
+        throw error;
+      }
+    },
+    async listKeys(prefix: string, limit: number): Promise<string[]> {
+      const dir = prefix.endsWith("/") ? pathOf(prefix.slice(0, -1)) : dirname(pathOf(prefix));
+      let names: string[];
+      try {
+        names = await fs.promises.readdir(dir);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
+        throw error;
+      }
+      const base = dir.slice(root.length + 1).split(sep).join("/");
+      return names.filter((n) => !n.includes(".partial-")).map((n) => `${base}/${n}`)
+        .filter((key) => key.startsWith(prefix)).sort().slice(0, limit);
+    },
     async putJson(key: string, value: unknown): Promise<void> {
       await writeAtomically(
         key,

@@ -16,6 +16,7 @@ import {
   GetObjectCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
+  ListObjectsCommand,
   PutObjectCommand,
   S3Client,
 } from "@aws-sdk/client-s3";
@@ -84,6 +85,41 @@ export function createS3Storage(settings: StorageSettings): Storage {
           ContentType: "application/json",
         }),
       );
+    },
+    async createJsonIfAbsent(key: string, value: unknown): Promise<boolean> {
+      try {
+        await client.send(
+          new PutObjectCommand({
+            Bucket: bucket,
+            Key: key,
+            Body: JSON.stringify(value, null, 2) + "\n",
+            ContentType: "application/json",
+            IfNoneMatch: "*",
+          }),
+        );
+        return true;
+      } catch (error) {
+        const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+        // 412: it exists; 409: a concurrent conditional write to the same key is in progress (AWS).
+        if (status === 412 || status === 409) return false;
+        throw error;
+      }
+    },
+    async listKeys(prefix: string, limit: number): Promise<string[]> {
+      // ListObjects (v1) with a marker: every S3-compatible store has it (s3rver refuses
+      // the signature of the SDK's ListObjectsV2 requests).
+      const keys: string[] = [];
+      let marker: string | undefined;
+      for (;;) {
+        const page = await client.send(
+          new ListObjectsCommand({ Bucket: bucket, Prefix: prefix, Marker: marker, MaxKeys: 1000 }),
+        );
+        const contents = page.Contents ?? [];
+        for (const item of contents) if (item.Key) keys.push(item.Key);
+        if (!page.IsTruncated || contents.length === 0 || keys.length >= limit) break;
+        marker = page.NextMarker ?? contents[contents.length - 1].Key;
+      }
+      return keys.sort().slice(0, limit);
     },
     async abortIncompleteUploads(key: string): Promise<number> {
       let uploads: { Key?: string; UploadId?: string }[];

@@ -30,6 +30,14 @@ export interface Storage {
   size(key: string): Promise<number | undefined>;
   /** Stores a small JSON document. */
   putJson(key: string, value: unknown): Promise<void>;
+  /**
+   * Stores a small JSON document only when `key` does not exist yet: true
+   * when this call created it, false when it was already there (S3
+   * `PutObject` with `If-None-Match: *`, answered 412 when it exists).
+   */
+  createJsonIfAbsent(key: string, value: unknown): Promise<boolean>;
+  /** Keys under `prefix`, at most `limit` of them (sorted). */
+  listKeys(prefix: string, limit: number): Promise<string[]>;
   /** A link from which the object can be downloaded. */
   downloadLink(key: string): Promise<DownloadLink>;
   /**

@@ -16,7 +16,7 @@ import type fs from "node:fs";
 import { basename } from "node:path";
 import type { CoredogConfig } from "../core/config.ts";
 import type { ContainerCap } from "../core/container_cap.ts";
-import type { CrashRecord } from "../core/crash_record.ts";
+import type { CrashRecord, SignatureSighting } from "../core/crash_record.ts";
 import { parseDumpPath } from "../core/dump_path.ts";
 import { coreDumpEvent } from "../core/kube_event.ts";
 import { buildObjectKeys } from "../core/object_key.ts";
@@ -30,6 +30,7 @@ import { type CoreFileFacts, readCoreFacts } from "./core_facts_reader.ts";
 import type { Ledger, LedgerEntry } from "./ledger.ts";
 import type { NotifyTracker } from "./notify_tracker.ts";
 import { openSafely, removeIfSame } from "./safe_file.ts";
+import { SignatureRegistry } from "./signature_registry.ts";
 import { uploadCore } from "./upload.ts";
 import type { WatcherMetrics } from "./watcher_metrics.ts";
 
@@ -314,6 +315,7 @@ async function store(
     },
     deletedLocal: false,
   };
+  record.sighting = await sightSignature(record, deps);
   await deps.storage.putJson(keys.metadata, metadataOf(record));
   const entry: LedgerEntry = {
     id: described.id,
@@ -338,6 +340,32 @@ async function store(
     seconds: ((performance.now() - started) / 1000).toFixed(3),
   });
   return entry;
+}
+
+/** One signature registry per store, shared by every core of this watcher. */
+const registries = new WeakMap<Storage, SignatureRegistry>();
+
+/**
+ * Records the core under its crash signature in the store and returns how
+ * often the signature was seen; undefined without a signature or when the
+ * store cannot answer (the message then cannot say "new crash").
+ */
+async function sightSignature(record: CrashRecord, deps: PipelineDeps): Promise<SignatureSighting | undefined> {
+  if (!record.crash?.signature) return undefined;
+  let registry = registries.get(deps.storage);
+  if (!registry) {
+    registry = new SignatureRegistry(deps.storage, { storeDir: deps.config.storage.storeDir });
+    registries.set(deps.storage, registry);
+  }
+  try {
+    return await registry.observe(record);
+  } catch (error) {
+    deps.logger.warn("crash signature state unavailable; the message cannot say whether the crash is new", {
+      signature: record.crash.signature,
+      error: (error as Error).message,
+    });
+    return undefined;
+  }
 }
 
 /** Deletes the core from the node and announces it as not stored. */
