@@ -123,3 +123,99 @@ Deno.test("a pod that no longer exists, or an unreachable API, still gets its co
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+/** The recorded pod, moved to the test watcher's node (node-1), so that the node's list and watch carry it. */
+function podOnThisNode(name: string): Record<string, unknown> {
+  const pod = structuredClone(POD);
+  pod.metadata.name = name;
+  pod.metadata.uid = `uid-${name}`;
+  pod.spec.nodeName = "node-1";
+  return pod;
+}
+
+async function coreOf(dir: string, test: { watcher: { metrics: { coresUploaded: { get(): number } } } }, pod: string) {
+  const before = test.watcher.metrics.coresUploaded.get();
+  const podDir = `${dir}/dumps/team-a/${pod}/app`;
+  await Deno.mkdir(podDir, { recursive: true });
+  await Deno.writeTextFile(`${podDir}/core.${before + 1}`, "core");
+  await waitFor(`the core of ${pod} stored`, () => test.watcher.metrics.coresUploaded.get() === before + 1);
+  const records = await storedRecords(`${dir}/bucket`);
+  return records.find((r) => r.pod.name === pod && r.corefile.filename === `core.${before + 1}`)!;
+}
+
+const podGets = (api: { requests: { verb: string; resource: string }[] }) =>
+  api.requests.filter((r) => r.resource === "pods" && r.verb === "get").length;
+
+Deno.test("a pod deleted before its core is processed is attributed from its tombstone; a pod created later from the watch", async () => {
+  const { dir, api, test } = await setup({ "team-a/job-abc12": podOnThisNode("job-abc12") });
+  try {
+    await waitFor("the pod watch", () => api.requests.some((r) => r.verb === "watch"));
+    api.deletePod("team-a", "job-abc12");
+    api.putPod(podOnThisNode("web-late"));
+    // The watch delivers both changes before the cores are processed.
+    await new Promise((r) => setTimeout(r, 300));
+    const gone = await coreOf(dir, test, "job-abc12");
+    assert.equal(gone.pod.uid, "uid-job-abc12");
+    assert.deepEqual(gone.pod.workload, { kind: "Deployment", name: "web" });
+    assert.equal(gone.container.image, "registry.example.com/team-a/web:1.4.2");
+    const late = await coreOf(dir, test, "web-late");
+    assert.equal(late.pod.uid, "uid-web-late");
+    assert.equal(podGets(api), 0, "both answered by the cache, no GET");
+  } finally {
+    await test.stop();
+    await api.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a watch the server closes resumes from its resourceVersion; after 410 Expired the cache relists", async () => {
+  const { dir, api, test } = await setup({});
+  try {
+    await waitFor("the pod watch", () => api.watchResourceVersions.length === 1);
+    api.closeWatches();
+    await waitFor("the watch resumed", () => api.watchResourceVersions.length === 2, 10_000);
+    assert.notEqual(api.watchResourceVersions[1], "", "resumed with a resourceVersion");
+    api.putPod(podOnThisNode("after-resume"));
+    assert.equal((await coreOf(dir, test, "after-resume")).pod.uid, "uid-after-resume");
+
+    const lists = () => api.requests.filter((r) => r.verb === "list").length;
+    assert.equal(lists(), 1);
+    // A change the watcher cannot see, then history compacted: its resourceVersion is now too old.
+    api.setDown(true);
+    api.putPod(podOnThisNode("after-relist"));
+    api.compact();
+    api.setDown(false);
+    await waitFor("the relist after 410", () => lists() === 2, 15_000);
+    assert.equal((await coreOf(dir, test, "after-relist")).pod.uid, "uid-after-relist");
+    assert.equal(podGets(api), 0, "the cache answered");
+  } finally {
+    await test.stop();
+    await api.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("with the API down at start cores are stored at once; once it is back the cache syncs and attributes", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "coredog-kube-" });
+  const api = await startFakeKubeApi({ "team-a/early": podOnThisNode("early") });
+  api.setDown(true);
+  await Deno.writeTextFile(`${dir}/ca.crt`, api.caPem);
+  await Deno.writeTextFile(`${dir}/token`, "token");
+  const kube = new KubeClient({ apiUrl: api.url, tokenPath: `${dir}/token`, caPath: `${dir}/ca.crt`, timeoutMs: 2000 });
+  const test = await startTestWatcher({ root: `${dir}/dumps`, localDir: `${dir}/bucket`, kube });
+  try {
+    const started = Date.now();
+    const early = await coreOf(dir, test, "early");
+    assert.ok(Date.now() - started < 2000 + 3000, "not held back longer than the enrichment timeout");
+    assert.equal(early.pod.uid, undefined);
+    assert.ok(early.problems.some((p) => p.includes("HTTP 503")), early.problems.join("; "));
+    api.setDown(false);
+    await waitFor("the cache synced", () => test.logs.some((l) => l.includes("pod cache synced")), 20_000);
+    const later = await coreOf(dir, test, "early");
+    assert.equal(later.pod.uid, "uid-early");
+  } finally {
+    await test.stop();
+    await api.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -44,6 +44,8 @@ export interface PipelineDeps {
   cap: ContainerCap;
   /** Undefined outside a cluster or with `Watcher.Kubernetes: off`. */
   kube?: KubeClient;
+  /** The node's pod cache (live pods, tombstones, GET for the rest); `kube.getPod` without it. */
+  pods?: Pick<KubeClient, "getPod">;
   logger: Logger;
   metrics: WatcherMetrics;
   node: { name: string; ip: string };
@@ -408,9 +410,10 @@ async function enrich(
   containerName: string | undefined,
   deps: PipelineDeps,
 ): Promise<{ facts?: ReturnType<typeof podFacts>; problem?: string }> {
-  if (!deps.kube) return {};
+  const pods = deps.pods ?? deps.kube;
+  if (!pods) return {};
   try {
-    const object = await deps.kube.getPod(namespace, podName);
+    const object = await pods.getPod(namespace, podName);
     if (!object) {
       deps.logger.warn("pod no longer exists; storing the core with what the path tells", {
         pod: `${namespace}/${podName}`,

@@ -10,6 +10,7 @@
 import type { CoredogConfig } from "../core/config.ts";
 import { ContainerCap } from "../core/container_cap.ts";
 import type { KubeClient } from "../kube/client.ts";
+import { PodCache } from "../kube/pod_cache.ts";
 import type { Logger } from "../log.ts";
 import { type Channel, createDispatcher, type Dispatcher } from "../notify/mod.ts";
 import { CleanupUnsupportedError, type Storage } from "../storage/mod.ts";
@@ -31,6 +32,8 @@ export interface WatcherOptions {
   channels: Channel[];
   logger: Logger;
   kube?: KubeClient;
+  /** How long the pod cache keeps a deleted pod, ms; 15 minutes by default. */
+  podTombstoneMs?: number;
   node: { name: string; ip: string };
   /** Metrics to fill; a fresh set by default. */
   metrics?: WatcherMetrics;
@@ -66,6 +69,11 @@ export async function startWatcher(options: WatcherOptions): Promise<Watcher> {
     metrics: metrics.notifications,
   });
   const notifications = new NotifyTracker(dispatcher, { ledger, logger });
+  // Started before the first scan, so that cores found then are attributed from the cache once it syncs.
+  const pods = options.kube
+    ? new PodCache(options.kube, { nodeName: options.node.name, tombstoneMs: options.podTombstoneMs, logger })
+    : undefined;
+  pods?.start();
   const deps: PipelineDeps = {
     config,
     storage: options.storage,
@@ -73,6 +81,7 @@ export async function startWatcher(options: WatcherOptions): Promise<Watcher> {
     notifications,
     cap: new ContainerCap(config.watcher.maxCoresPerContainerPerHour),
     kube: options.kube,
+    pods,
     logger,
     metrics,
     node: options.node,
@@ -136,6 +145,7 @@ export async function startWatcher(options: WatcherOptions): Promise<Watcher> {
       await sweeping;
       await dispatcher.drain();
       await notifications.settled();
+      await pods?.stop();
       options.kube?.close();
       lock.release();
     },

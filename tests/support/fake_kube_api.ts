@@ -3,7 +3,14 @@
  * here, so it answers with recorded object shapes and the API's own rules
  * for what CoreDog does:
  *
- * - pods: GET from recorded Pod objects (404 Status when missing);
+ * - pods: GET from recorded Pod objects (404 Status when missing); LIST and
+ *   WATCH at cluster scope with `fieldSelector=spec.nodeName=<node>`, in the
+ *   API's wire format (a PodList with `metadata.resourceVersion`; a watch
+ *   stream of `{"type","object"}` lines from the given `resourceVersion` on).
+ *   {@linkcode FakeKubeApi.putPod} and `deletePod` change pods as the API
+ *   would, `closeWatches` ends every watch as a server does after its
+ *   timeout, `compact` forgets history so a resumed watch gets the API's
+ *   410 Expired ERROR event and must relist;
  * - events: POST answers 201 with the object;
  * - secrets: GET and PUT, where a PUT carrying an outdated
  *   `metadata.resourceVersion` gets 409 Conflict, data must be base64, and
@@ -19,7 +26,7 @@ import { createCertificateAuthority, issueServingCertificate } from "../../src/t
 
 /** What RBAC looks at: the verb, the resource and the object. */
 export interface RequestAttributes {
-  verb: "get" | "list" | "create" | "update" | "patch" | "delete";
+  verb: "get" | "list" | "watch" | "create" | "update" | "patch" | "delete";
   /** "" for the core group. */
   apiGroup: string;
   resource: string;
@@ -54,6 +61,18 @@ export interface FakeKubeApi {
   /** The stored Secrets (keyed `namespace/name`) and MutatingWebhookConfigurations (by name), as now. */
   secrets: Map<string, KubeObject>;
   mutatingWebhookConfigurations: Map<string, KubeObject>;
+  /** The `resourceVersion` each watch request asked for, in order ("" for none). */
+  watchResourceVersions: string[];
+  /** Creates or replaces a pod (`namespace/name` from its metadata); open watches get ADDED or MODIFIED. */
+  putPod(pod: Record<string, unknown>): void;
+  /** Deletes a pod; open watches get DELETED. */
+  deletePod(namespace: string, name: string): void;
+  /** Ends every open watch stream, as the API server does when a watch's timeout is over. */
+  closeWatches(): void;
+  /** Forgets the change history: a watch resumed from an older resourceVersion gets 410 Expired. */
+  compact(): void;
+  /** Makes every request answer 503 while true (an API server that is down or restarting). */
+  setDown(down: boolean): void;
   close(): Promise<void>;
 }
 
@@ -79,12 +98,84 @@ export async function startFakeKubeApi(
   );
   let resourceVersion = 5000;
   const nextVersion = () => String(++resourceVersion);
+  const podStore = new Map(Object.entries(pods).map(([k, v]) => [k, structuredClone(v) as KubeObject]));
+  for (const pod of podStore.values()) pod.metadata.resourceVersion ??= nextVersion();
+  /** Changes after `compactedAt`, for watches that resume. */
+  const history: { rv: number; type: string; object: KubeObject }[] = [];
+  let compactedAt = resourceVersion;
+  const watches = new Set<{ node?: string; send(type: string, object: KubeObject): void; end(): void }>();
+  const watchResourceVersions: string[] = [];
+  let down = false;
+
+  function podChanged(type: "ADDED" | "MODIFIED" | "DELETED", pod: KubeObject): void {
+    history.push({ rv: Number(pod.metadata.resourceVersion), type, object: structuredClone(pod) });
+    for (const watch of watches) if (onNode(pod, watch.node)) watch.send(type, pod);
+  }
+
+  function servePodCollection(request: Request): Response {
+    const query = new URL(request.url).searchParams;
+    const node = nodeOf(query.get("fieldSelector"));
+    if (query.get("watch") !== "true") {
+      const items = [...podStore.values()].filter((pod) => onNode(pod, node));
+      return Response.json({
+        kind: "PodList",
+        apiVersion: "v1",
+        metadata: { resourceVersion: String(resourceVersion) },
+        items,
+      });
+    }
+    const from = query.get("resourceVersion") ?? "";
+    watchResourceVersions.push(from);
+    const encoder = new TextEncoder();
+    let watch: { node?: string; send(type: string, object: KubeObject): void; end(): void };
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        let open = true;
+        watch = {
+          node,
+          send(type, object) {
+            if (open) controller.enqueue(encoder.encode(JSON.stringify({ type, object }) + "\n"));
+          },
+          end() {
+            if (!open) return;
+            open = false;
+            watches.delete(watch);
+            controller.close();
+          },
+        };
+        if (from !== "" && Number(from) < compactedAt) {
+          // What kube-apiserver sends for a resourceVersion older than its history: 200, one ERROR event, the end.
+          watch.send("ERROR", {
+            kind: "Status",
+            apiVersion: "v1",
+            metadata: { name: "" },
+            status: "Failure",
+            message: `too old resource version: ${from} (${compactedAt})`,
+            reason: "Expired",
+            code: 410,
+          } as unknown as KubeObject);
+          watch.end();
+          return;
+        }
+        watches.add(watch);
+        for (const change of history) {
+          if (change.rv > Number(from || 0) && onNode(change.object, node)) watch.send(change.type, change.object);
+        }
+      },
+      cancel() {
+        watches.delete(watch);
+      },
+    });
+    return new Response(body, { headers: { "content-type": "application/json" } });
+  }
 
   async function handle(request: Request): Promise<Response> {
     const auth = request.headers.get("authorization") ?? "";
     authorizations.push(auth);
     if (!auth.startsWith("Bearer ")) return status(401, "Unauthorized", "Unauthorized");
-    const attributes = attributesOf(request.method, new URL(request.url).pathname);
+    if (down) return status(503, "ServiceUnavailable", "the API server is restarting");
+    const url = new URL(request.url);
+    const attributes = attributesOf(request.method, url.pathname, url.searchParams);
     if (!attributes) return status(404, "NotFound", "the server could not find the requested resource");
     if (options.authorize && !options.authorize(attributes)) {
       forbidden.push(attributes);
@@ -96,8 +187,9 @@ export async function startFakeKubeApi(
     // Bodies are read before the stored object, so that the check of the resourceVersion and the write
     // happen with no await in between, as one step, like etcd's compare-and-swap.
     const body = request.body ? await request.json() as KubeObject : undefined;
+    if (resource === "pods" && (verb === "list" || verb === "watch") && !namespace) return servePodCollection(request);
     if (resource === "pods" && verb === "get") {
-      const object = pods[`${namespace}/${name}`];
+      const object = podStore.get(`${namespace}/${name}`);
       return object ? Response.json(object) : notFound(attributes);
     }
     if (resource === "events" && verb === "create" && body) {
@@ -180,12 +272,48 @@ export async function startFakeKubeApi(
     forbidden,
     secrets,
     mutatingWebhookConfigurations: configurations,
-    close: () => server.shutdown(),
+    watchResourceVersions,
+    putPod(pod) {
+      const object = structuredClone(pod) as KubeObject;
+      const key = `${object.metadata.namespace}/${object.metadata.name}`;
+      const type = podStore.has(key) ? "MODIFIED" : "ADDED";
+      object.metadata.resourceVersion = nextVersion();
+      podStore.set(key, object);
+      podChanged(type, object);
+    },
+    deletePod(namespace, name) {
+      const object = podStore.get(`${namespace}/${name}`);
+      if (!object) return;
+      podStore.delete(`${namespace}/${name}`);
+      podChanged("DELETED", { ...object, metadata: { ...object.metadata, resourceVersion: nextVersion() } });
+    },
+    closeWatches() {
+      for (const watch of [...watches]) watch.end();
+    },
+    compact() {
+      history.length = 0;
+      compactedAt = resourceVersion;
+    },
+    setDown(value) {
+      down = value;
+      if (down) { for (const watch of [...watches]) watch.end(); }
+    },
+    async close() {
+      for (const watch of [...watches]) watch.end();
+      await server.shutdown();
+    },
   };
 }
 
 /** The RBAC attributes of a request path, as the API server derives them; undefined for paths it does not serve. */
-export function attributesOf(method: string, path: string): RequestAttributes | undefined {
+export function attributesOf(
+  method: string,
+  path: string,
+  query: URLSearchParams = new URLSearchParams(),
+): RequestAttributes | undefined {
+  if (path === "/api/v1/pods" && method === "GET") {
+    return { verb: query.get("watch") === "true" ? "watch" : "list", apiGroup: "", resource: "pods" };
+  }
   const core = path.match(/^\/api\/v1\/namespaces\/([^/]+)\/([a-z]+)(?:\/([^/]+))?$/);
   const grouped = path.match(/^\/apis\/([^/]+)\/[^/]+\/(?:namespaces\/([^/]+)\/)?([a-z]+)(?:\/([^/]+))?$/);
   let apiGroup: string, resource: string, namespace: string | undefined, name: string | undefined;
@@ -250,6 +378,16 @@ function invalidWebhook(configuration: KubeObject): string | undefined {
     }
   }
   return undefined;
+}
+
+/** The node of a `spec.nodeName=<node>` field selector; undefined for none. */
+function nodeOf(selector: string | null): string | undefined {
+  const match = (selector ?? "").match(/^spec\.nodeName=(.+)$/);
+  return match ? match[1] : undefined;
+}
+
+function onNode(pod: KubeObject, node: string | undefined): boolean {
+  return node === undefined || (pod.spec as { nodeName?: string } | undefined)?.nodeName === node;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
