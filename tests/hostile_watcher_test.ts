@@ -9,7 +9,8 @@ import assert from "node:assert/strict";
 import zlib from "node:zlib";
 import { exists, listTree, startTestWatcher, storedRecords, waitFor } from "./support/harness.ts";
 import { buildCore, noteArea } from "./support/elf_builder.ts";
-import { ScenarioTable } from "./support/scenario_table.ts";
+import { exitWithin } from "./support/process.ts";
+import { coresInDirectory, digestOf, digestOfZeros, measureLoss, ScenarioTable } from "./support/scenario_table.ts";
 import { startWatcherProcess } from "./support/watcher_process.ts";
 
 const table = new ScenarioTable("Hostile input suite (watcher)");
@@ -22,6 +23,10 @@ async function scratch(): Promise<string> {
 
 function refusals(logs: string[], path: string): string[] {
   return logs.filter((l) => l.includes("refused file") && l.includes(path));
+}
+
+function bytes(text: string): Uint8Array {
+  return new TextEncoder().encode(text);
 }
 
 Deno.test("hostile: symlinks to a secret and to another pod's core, a hard link, a FIFO and a socket", async () => {
@@ -72,7 +77,10 @@ Deno.test("hostile: symlinks to a secret and to another pod's core, a hard link,
       scenario: "symlinks (token, other pod), hard link, FIFO, socket",
       outcome: "5 refused once each, left alone; secret never read",
       figures: "2 real cores stored",
-      bytesLost: 0,
+      loss: measureLoss(
+        [digestOf(bytes("OTHER POD'S CORE")), digestOf(bytes("a real crash"))],
+        await coresInDirectory(`${dir}/bucket`),
+      ),
     });
   } finally {
     listener.close();
@@ -176,7 +184,10 @@ Deno.test({
       scenario: "FIFO removed while the event thread waits on it",
       outcome: "watch restarted, events flow again, clean stop",
       figures: `2 cores stored; ${tries} FIFO(s) made to strand the thread`,
-      bytesLost: 0,
+      loss: measureLoss(
+        [digestOf(bytes("crash while events are stuck")), digestOf(bytes("crash after the restart"))],
+        await coresInDirectory(`${dir}/bucket`),
+      ),
     });
   } finally {
     if (!stopped) await test.stop();
@@ -212,8 +223,8 @@ Deno.test("hostile: a tree 1,000 levels deep and 100,000 empty directories do no
     table.add({
       scenario: "1,000-level tree and 100,000 empty dirs",
       outcome: "deep tree reported once; cores still stored",
-      figures: `first scan ${firstScan.toFixed(1)} s, rescan ${rescan.toFixed(1)} s`,
-      bytesLost: 0,
+      figures: `first scan ${firstScan.toFixed(1)} s, rescan ${rescan.toFixed(1)} s; deep file left on the node`,
+      loss: measureLoss([digestOf(bytes("a core among 100,000 directories"))], await coresInDirectory(`${dir}/bucket`)),
     });
   } finally {
     await test.stop();
@@ -244,7 +255,10 @@ Deno.test("hostile: names with spaces, newlines and 255 bytes are stored; a name
       scenario: "names: spaces, newlines, 255 bytes, not UTF-8",
       outcome: "3 stored with plain keys; non-UTF-8 refused once",
       figures: "4 files",
-      bytesLost: 0,
+      loss: measureLoss(
+        names.map((name) => digestOf(bytes(`core named ${JSON.stringify(name)}`))),
+        await coresInDirectory(`${dir}/bucket`),
+      ),
     });
   } finally {
     await test.stop();
@@ -272,11 +286,12 @@ Deno.test("hostile: a 10 GiB sparse file is streamed in constant memory", async 
       scenario: "10 GiB sparse file",
       outcome: "streamed and stored",
       figures: `peak RSS ${(peak / MiB).toFixed(0)} MiB (idle ${(baseline / MiB).toFixed(0)} MiB)`,
-      bytesLost: 0,
+      // A sparse file without data reads as zeros: the stored object must decompress to 10 GiB of them.
+      loss: measureLoss([digestOfZeros(10 * GiB)], await coresInDirectory(`${dir}/bucket`)),
     });
   } finally {
     watcher.kill("SIGTERM");
-    await watcher.status;
+    await exitWithin(watcher);
     await Deno.remove(dir, { recursive: true });
   }
 });
@@ -305,7 +320,10 @@ Deno.test("hostile: a file that keeps growing is not stored while it grows, and 
       scenario: "file growing for 6 s",
       outcome: "stored whole once closed; other core not held up",
       figures: `${(written / MiB).toFixed(1)} MiB`,
-      bytesLost: 0,
+      loss: measureLoss(
+        [digestOf(bytes("another crash meanwhile")), digestOf(new Uint8Array(written).fill(1))],
+        await coresInDirectory(`${dir}/bucket`),
+      ),
     });
   } finally {
     await test.stop();
@@ -338,7 +356,48 @@ Deno.test("hostile: junk, an ELF core with corrupt notes and one cut inside its 
       scenario: "junk, corrupt notes, notes cut short",
       outcome: "all stored; marked not-elf / truncated",
       figures: "3 files, parser never threw",
-      bytesLost: 0,
+      loss: measureLoss(
+        [
+          digestOf(bytes("not an ELF file at all\n".repeat(50))),
+          digestOf(corrupt),
+          digestOf(core.slice(0, start + 40)),
+        ],
+        await coresInDirectory(`${dir}/bucket`),
+      ),
+    });
+  } finally {
+    await test.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("hostile: a symlinked container directory is refused, logged once and counted like a symlinked file", async () => {
+  const dir = await scratch();
+  const root = `${dir}/dumps`;
+  await Deno.mkdir(`${root}/ns/victim`, { recursive: true });
+  await Deno.mkdir(`${root}/ns/honest/app`, { recursive: true });
+  await Deno.mkdir(`${dir}/elsewhere`, { recursive: true });
+  await Deno.writeTextFile(`${dir}/elsewhere/core.secret`, "SECRET outside the dump root");
+  const test = await startTestWatcher({ root, localDir: `${dir}/bucket` });
+  try {
+    await Deno.symlink(`${dir}/elsewhere`, `${root}/ns/victim/app`);
+    await Deno.writeTextFile(`${root}/ns/honest/app/core.1`, "an honest crash");
+    await waitFor("the honest core stored", () => test.watcher.metrics.coresUploaded.get() === 1);
+    await waitFor("the refusal", () => refusals(test.logs, `${root}/ns/victim/app`).length > 0);
+    await test.watcher.scan();
+    await test.watcher.scan();
+    const lines = refusals(test.logs, `${root}/ns/victim/app`);
+    assert.equal(lines.length, 1, `logged once: ${lines.join("\n")}`);
+    assert.match(lines[0], /reason="?symlink"?/);
+    assert.equal(test.watcher.metrics.refused.get({ reason: "symlink" }), 1, "counted in the refused-files metric");
+    assert.equal(await Deno.readTextFile(`${dir}/elsewhere/core.secret`), "SECRET outside the dump root");
+    assert.ok(!test.logs.some((l) => l.includes("core.secret")), "nothing behind the link was looked at");
+    assert.equal(test.watcher.metrics.coresUploaded.get(), 1);
+    table.add({
+      scenario: "symlinked container directory",
+      outcome: "refused once, counted; target never read",
+      figures: "1 honest core stored",
+      loss: measureLoss([digestOf(bytes("an honest crash"))], await coresInDirectory(`${dir}/bucket`)),
     });
   } finally {
     await test.stop();
@@ -347,7 +406,16 @@ Deno.test("hostile: junk, an ELF core with corrupt notes and one cut inside its 
 });
 
 Deno.test("hostile input suite (watcher): the table", () => {
-  table.print();
+  table.finish([
+    "symlinks (token, other pod), hard link, FIFO, socket",
+    ...(cannotSeeFifoWaits ? [] : ["FIFO removed while the event thread waits on it"]),
+    "1,000-level tree and 100,000 empty dirs",
+    "names: spaces, newlines, 255 bytes, not UTF-8",
+    "10 GiB sparse file",
+    "file growing for 6 s",
+    "junk, corrupt notes, notes cut short",
+    "symlinked container directory",
+  ]);
 });
 
 /** VmHWM of a process: its peak resident set, bytes. */

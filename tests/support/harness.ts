@@ -12,7 +12,11 @@ import { createConsoleNotifier } from "../../src/notify/console.ts";
 import { type Channel, createChannels } from "../../src/notify/mod.ts";
 import { createStorage, type Storage } from "../../src/storage/mod.ts";
 import { startWatcher, type Watcher } from "../../src/watcher/watcher.ts";
+import { withDeadline } from "./process.ts";
 import { S3_ACCESS_KEY, S3_SECRET_KEY } from "./s3_server.ts";
+
+/** Longest a test watcher may take to stop before the test fails for a hang, ms. */
+const STOP_DEADLINE_MS = 20_000;
 
 /** A watcher under test. */
 export interface TestWatcher {
@@ -21,6 +25,7 @@ export interface TestWatcher {
   storage: Storage;
   logs: string[];
   messages: string[];
+  /** Stops the watcher; fails when it takes longer than 20 s (a hang), with its last log lines. */
   stop(): Promise<void>;
 }
 
@@ -110,7 +115,12 @@ export async function startTestWatcher(options: TestWatcherOptions): Promise<Tes
     kube: options.kube,
     node: { name: "node-1", ip: "10.0.0.1" },
   });
-  return { watcher, config, storage, logs, messages, stop: () => watcher.stop() };
+  const stop = () =>
+    withDeadline(watcher.stop(), "stopping the watcher", {
+      timeoutMs: STOP_DEADLINE_MS,
+      details: () => `last log lines:\n${logs.slice(-20).join("\n")}`,
+    });
+  return { watcher, config, storage, logs, messages, stop };
 }
 
 /** Polls `check` until it returns true, or fails after `timeoutMs` with `what`. */

@@ -58,6 +58,53 @@ export function runDeno(args: string[], options: { env?: Record<string, string> 
   };
 }
 
+/**
+ * Settles with `promise`, or fails after `timeoutMs` with an error naming
+ * `what` (and the text `details` returns then), so that "never hangs" is
+ * asserted by the test rather than left to a CI job's timeout. `onTimeout`
+ * runs first, e.g. to SIGKILL a process that did not exit.
+ */
+export async function withDeadline<T>(
+  promise: Promise<T>,
+  what: string,
+  options: { timeoutMs: number; onTimeout?: () => void | Promise<void>; details?: () => string },
+): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<"timeout">((resolve) => timer = setTimeout(() => resolve("timeout"), options.timeoutMs));
+  try {
+    const winner = await Promise.race([promise, deadline]);
+    if (winner !== "timeout") return winner as T;
+  } finally {
+    clearTimeout(timer);
+  }
+  await options.onTimeout?.();
+  const details = options.details?.() ?? "";
+  throw new Error(`${what} did not finish within ${options.timeoutMs} ms${details ? `\n${details}` : ""}`);
+}
+
+/**
+ * Waits for `process` to exit, for at most `timeoutMs` (10 s by default).
+ * One still running then is SIGKILLed, and the wait fails with its last
+ * log lines.
+ */
+export async function exitWithin(process: RunningProcess, timeoutMs = 10_000): Promise<Deno.CommandStatus> {
+  return await withDeadline(process.status, `process ${process.pid}`, {
+    timeoutMs,
+    onTimeout: async () => {
+      process.kill("SIGKILL");
+      await process.status;
+    },
+    details: () => lastLines(process),
+  });
+}
+
+/** The last lines of a process's stdout and stderr, for failure messages. */
+export function lastLines(process: RunningProcess, count = 20): string {
+  return `last stdout lines:\n${process.lines.slice(-count).join("\n")}\nlast stderr lines:\n${
+    process.stderr.slice(-count).join("\n")
+  }`;
+}
+
 function collect(stream: ReadableStream<Uint8Array>, into: string[]): void {
   (async () => {
     let rest = "";

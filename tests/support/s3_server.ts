@@ -3,6 +3,7 @@
  */
 
 import { join } from "node:path";
+import { withDeadline } from "./process.ts";
 
 /** Access key the test server accepts (s3rver's built-in account). */
 export const S3_ACCESS_KEY = "S3RVER";
@@ -61,7 +62,13 @@ export async function startS3Server(
         // already gone
       }
     }
-    await status;
+    await withDeadline(status, `the S3 server (pid ${child.pid}) after ${signal}`, {
+      timeoutMs: 10_000,
+      onTimeout: async () => {
+        child.kill("SIGKILL");
+        await status;
+      },
+    });
   }
   return {
     endpoint: `http://127.0.0.1:${port}`,
