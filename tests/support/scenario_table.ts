@@ -57,7 +57,10 @@ function isCoreObject(key: string): boolean {
   return /\.core(\.zst|\.gz)?$/.test(key);
 }
 
-async function digestStream(input: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, name: string): Promise<CoreDigest> {
+async function digestStream(
+  input: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  name: string,
+): Promise<CoreDigest> {
   const hash = createHash("sha256");
   let size = 0;
   const decompress = name.endsWith(".zst")
