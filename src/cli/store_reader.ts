@@ -1,0 +1,159 @@
+/**
+ * Reading what the watcher stored: listing keys under a prefix, reading a
+ * metadata object, streaming a core, and a short-lived link to a core for
+ * the debug pod. The watcher's `Storage` only writes; this is the other
+ * side, for the same two backends and the same settings.
+ *
+ * @module
+ */
+
+import { GetObjectCommand, ListObjectsCommand, S3Client } from "@aws-sdk/client-s3";
+import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
+import fs from "node:fs";
+import { join, relative, resolve, sep } from "node:path";
+import { Readable } from "node:stream";
+import type { StorageSettings } from "../core/config.ts";
+import { resolveEndpoint } from "../core/s3_endpoint.ts";
+
+/** One listed object. */
+export interface ListedObject {
+  key: string;
+  size: number;
+}
+
+/** Read access to stored cores and metadata. */
+export interface StoreReader {
+  /** Where it reads, for messages: `s3://bucket/prefix` or a directory. */
+  describe(): string;
+  /** Every object whose key starts with `prefix`, in key order. */
+  list(prefix: string): AsyncIterable<ListedObject>;
+  /** The parsed JSON object at `key`. */
+  getJson(key: string): Promise<unknown>;
+  /** The object's bytes as a stream, and its size. */
+  open(key: string): Promise<{ body: Readable; size: number }>;
+  /** A link that downloads `key` without credentials for `seconds` (S3 only). */
+  presign(key: string, seconds: number): Promise<string>;
+}
+
+/** Objects per listing request; S3 never returns more. */
+const PAGE_KEYS = 1000;
+
+/** A reader for the store the configuration names. */
+export function createStoreReader(settings: StorageSettings): StoreReader {
+  return settings.protocol === "local" ? localReader(settings.localDir) : s3Reader(settings);
+}
+
+function s3Reader(settings: StorageSettings): StoreReader {
+  const endpoint = resolveEndpoint(settings.endpoint, settings.addressingStyle);
+  const client = new S3Client({
+    region: settings.region,
+    endpoint: endpoint.url,
+    forcePathStyle: endpoint.forcePathStyle,
+    credentials: settings.accessKeyId
+      ? { accessKeyId: settings.accessKeyId, secretAccessKey: settings.secretAccessKey }
+      : undefined,
+    // The same reasons as the watcher's client (src/storage/s3.ts).
+    requestChecksumCalculation: "WHEN_REQUIRED",
+    responseChecksumValidation: "WHEN_REQUIRED",
+    maxAttempts: 3,
+  });
+  // Path style lists `GET /bucket/?prefix=`; some S3-compatible servers (s3rver) sign the bucket URL without the
+  // trailing slash and refuse the signature. `GET /bucket?prefix=` means the same to every S3 API.
+  client.middlewareStack.add(
+    (next) => (args) => {
+      const request = args.request as { path?: string };
+      if (request.path && /^\/[^/]+\/$/.test(request.path)) request.path = request.path.slice(0, -1);
+      return next(args);
+    },
+    { step: "build", name: "coredogBucketPathWithoutSlash" },
+  );
+  const bucket = settings.bucket;
+
+  return {
+    describe: () => `s3://${bucket}/${settings.storeDir}`,
+    async *list(prefix: string): AsyncIterable<ListedObject> {
+      // ListObjects (v1) with a marker: every S3-compatible store has it, and s3rver's v2 continuation tokens fail.
+      let marker: string | undefined;
+      for (;;) {
+        const page = await client.send(
+          new ListObjectsCommand({ Bucket: bucket, Prefix: prefix || undefined, Marker: marker, MaxKeys: PAGE_KEYS }),
+        );
+        const contents = page.Contents ?? [];
+        for (const object of contents) {
+          if (object.Key) yield { key: object.Key, size: object.Size ?? 0 };
+        }
+        if (!page.IsTruncated || contents.length === 0) return;
+        marker = page.NextMarker ?? contents[contents.length - 1].Key;
+      }
+    },
+    async getJson(key: string): Promise<unknown> {
+      const object = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      return JSON.parse(await object.Body!.transformToString());
+    },
+    async open(key: string): Promise<{ body: Readable; size: number }> {
+      const object = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      const body = object.Body as unknown;
+      // Under Deno the SDK's fetch handler hands back a web stream; the node handler a Readable.
+      const readable = body instanceof Readable
+        ? body
+        : Readable.fromWeb((body as { transformToWebStream(): ReadableStream }).transformToWebStream() as never);
+      return { body: readable, size: object.ContentLength ?? 0 };
+    },
+    presign(key: string, seconds: number): Promise<string> {
+      return getSignedUrl(client, new GetObjectCommand({ Bucket: bucket, Key: key }), { expiresIn: seconds });
+    },
+  };
+}
+
+function localReader(dir: string): StoreReader {
+  const root = resolve(dir);
+  function pathOf(key: string): string {
+    const path = resolve(root, key);
+    if (!path.startsWith(root + sep)) throw new Error(`object key "${key}" escapes ${root}`);
+    return path;
+  }
+  async function* walk(sub: string): AsyncIterable<ListedObject> {
+    let entries: fs.Dirent[];
+    try {
+      entries = await fs.promises.readdir(join(root, sub), { withFileTypes: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return;
+      throw error;
+    }
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const entry of entries) {
+      const rel = sub ? `${sub}/${entry.name}` : entry.name;
+      if (entry.isDirectory()) yield* walk(rel);
+      // Objects being written are `.partial-*` files (src/storage/local_dir.ts): not objects yet.
+      else if (entry.isFile() && !entry.name.includes(".partial-")) {
+        yield { key: rel, size: (await fs.promises.stat(join(root, rel))).size };
+      }
+    }
+  }
+  return {
+    describe: () => `directory ${root}`,
+    async *list(prefix: string): AsyncIterable<ListedObject> {
+      // Walk only the directory the prefix names, then filter the rest of it.
+      const cut = prefix.lastIndexOf("/");
+      const start = cut === -1 ? "" : prefix.slice(0, cut);
+      if (start) pathOf(start);
+      for await (const object of walk(start)) {
+        if (object.key.startsWith(prefix)) yield object;
+      }
+    },
+    async getJson(key: string): Promise<unknown> {
+      return JSON.parse(await fs.promises.readFile(pathOf(key), "utf8"));
+    },
+    async open(key: string): Promise<{ body: Readable; size: number }> {
+      const path = pathOf(key);
+      const size = (await fs.promises.stat(path)).size;
+      return { body: fs.createReadStream(path), size };
+    },
+    presign(key: string): Promise<string> {
+      throw new Error(
+        `the store is the directory ${root}: a debug pod cannot download ${relative(root, pathOf(key))} from it; ` +
+          "coredog debug needs S3 storage (StorageConfig.protocol s3)",
+      );
+    },
+  };
+}

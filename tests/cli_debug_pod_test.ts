@@ -1,0 +1,155 @@
+/**
+ * The pod `coredog debug` creates, and the command it prints, built from a
+ * crash record without any server. The script the debugger container runs
+ * is run here for real, against this machine's /proc.
+ */
+
+import assert from "node:assert/strict";
+import {
+  APP_PID_PATH,
+  appCommand,
+  buildDebugPod,
+  CORE_PATH,
+  debuggerScript,
+  gdbShellCommand,
+  kubectlExecCommand,
+  pinnedImage,
+} from "../src/core/debug_pod.ts";
+import { sampleRecord } from "./support/crash_records.ts";
+
+const DIGEST = "sha256:" + "4f".repeat(32);
+const URL_ = "https://cores.s3.example.com/corefiles/team-a/web/app/x.core.zst?X-Amz-Signature=abc&X-Amz-Expires=900";
+
+interface Container {
+  name: string;
+  image: string;
+  command: string[];
+  volumeMounts?: { name: string; mountPath: string }[];
+  securityContext?: { capabilities?: { add?: string[] } };
+}
+
+function pod(options: { ptrace?: boolean; imageID?: string } = {}) {
+  const record = sampleRecord({ container: { imageID: options.imageID ?? `registry.example.com/web@${DIGEST}` } });
+  const pinned = pinnedImage(record.container);
+  assert.ok(pinned.ok);
+  const built = buildDebugPod(record, {
+    coreUrl: URL_,
+    coredogImage: "ghcr.io/coredog/coredog:0.1.0",
+    debuggerImage: "ghcr.io/coredog/coredog-debugger:0.1.0",
+    appImage: pinned.image,
+    lifetimeSeconds: 14400,
+    ptrace: options.ptrace ?? true,
+    imagePullSecrets: ["regcred"],
+  }) as {
+    metadata: { name: string; namespace: string; labels: Record<string, string> };
+    spec: {
+      shareProcessNamespace: boolean;
+      restartPolicy: string;
+      activeDeadlineSeconds: number;
+      volumes: { name: string; emptyDir?: object }[];
+      initContainers: Container[];
+      containers: Container[];
+      imagePullSecrets: { name: string }[];
+      affinity: { nodeAffinity: { preferredDuringSchedulingIgnoredDuringExecution: unknown[] } };
+    };
+  };
+  return { record, built };
+}
+
+Deno.test("the debug pod: app image by digest, the init container with the link, one shared volume, a ptrace-capable debugger", () => {
+  const { record, built } = pod();
+  assert.equal(built.metadata.name, "coredog-debug-0123456789ab");
+  assert.equal(built.metadata.namespace, "team-a");
+  assert.equal(built.metadata.labels["coredog.io/core-id"], record.id);
+  const spec = built.spec;
+  assert.equal(spec.shareProcessNamespace, true);
+  assert.equal(spec.restartPolicy, "Never");
+  assert.equal(spec.activeDeadlineSeconds, 14400);
+  assert.deepEqual(spec.volumes, [{ name: "cores", emptyDir: {} }]);
+
+  const [init] = spec.initContainers;
+  assert.equal(init.image, "ghcr.io/coredog/coredog:0.1.0");
+  assert.deepEqual(init.command, [
+    "/usr/local/bin/coredog",
+    "fetch",
+    URL_,
+    "--out",
+    CORE_PATH,
+    "--sha256",
+    record.corefile.sha256,
+    "--compression",
+    "zstd",
+    "--raw-bytes",
+    String(record.corefile.rawBytes),
+  ]);
+  assert.deepEqual(init.volumeMounts, [{ name: "cores", mountPath: "/cores" }]);
+
+  const app = spec.containers.find((c) => c.name === "app")!;
+  assert.equal(app.image, `registry.example.com/web@${DIGEST}`);
+  assert.deepEqual(app.command, ["sleep", "14400"]);
+  assert.equal(app.volumeMounts, undefined, "the app's own file system is left as it was");
+
+  const debuggerContainer = spec.containers.find((c) => c.name === "debugger")!;
+  assert.equal(debuggerContainer.image, "ghcr.io/coredog/coredog-debugger:0.1.0");
+  assert.deepEqual(debuggerContainer.volumeMounts, [{ name: "cores", mountPath: "/cores" }]);
+  assert.deepEqual(debuggerContainer.securityContext?.capabilities?.add, ["SYS_PTRACE"]);
+  assert.deepEqual(spec.imagePullSecrets, [{ name: "regcred" }]);
+  assert.equal(spec.affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution.length, 1);
+
+  const withoutPtrace = pod({ ptrace: false }).built.spec.containers.find((c) => c.name === "debugger")!;
+  assert.equal(withoutPtrace.securityContext, undefined);
+});
+
+Deno.test("the image must be a registry digest: none, or a local image id, is refused with the reason", () => {
+  assert.deepEqual(pinnedImage({ imageID: `docker-pullable://nginx@${DIGEST}` }), {
+    ok: true,
+    image: `nginx@${DIGEST}`,
+  });
+  const none = pinnedImage({ image: "nginx:1.27" });
+  assert.ok(!none.ok);
+  assert.match(none.reason, /no image digest \(container\.imageID\)/);
+  const local = pinnedImage({ image: "nginx:1.27", imageID: DIGEST });
+  assert.ok(!local.ok);
+  assert.match(local.reason, /not a registry digest/);
+});
+
+Deno.test("the printed command opens gdb with the app's root as sysroot on the fetched core", () => {
+  const { record } = pod();
+  const command = kubectlExecCommand(record, { context: "prod" });
+  assert.ok(
+    command.startsWith("kubectl --context prod exec -it -n team-a coredog-debug-0123456789ab -c debugger -- sh -c '"),
+  );
+  const inner = gdbShellCommand(record);
+  assert.ok(command.endsWith(`'${inner}'`), command);
+  assert.match(
+    inner,
+    /exec gdb -q -iex "set sysroot \/proc\/\$p\/root" "\/proc\/\$p\/root\/app\/server" \/cores\/core$/,
+  );
+  const noExe = gdbShellCommand(sampleRecord({ process: { executablePath: undefined } }));
+  assert.match(noExe, /-c \/cores\/core$/);
+});
+
+Deno.test({
+  name: "the debugger's script finds the app's sleep among this machine's processes and writes its pid",
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    const lifetime = 86_000 + Math.floor(Math.random() * 300);
+    const app = new Deno.Command("sleep", { args: appCommand(lifetime).slice(1) }).spawn();
+    const script = debuggerScript(lifetime).replaceAll(APP_PID_PATH, `${dir}/app.pid`)
+      // Stop where the container would wait for kubectl exec.
+      .replace(/exec sleep \d+/, "exit 0");
+    try {
+      const found = await new Deno.Command("sh", {
+        args: ["-c", script],
+        stdout: "null",
+        signal: AbortSignal.timeout(10_000),
+      }).output();
+      assert.equal(found.code, 0);
+      assert.equal((await Deno.readTextFile(`${dir}/app.pid`)).trim(), String(app.pid));
+    } finally {
+      app.kill();
+      await app.status;
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
