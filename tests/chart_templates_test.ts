@@ -260,11 +260,11 @@ helmTest("the matchConditions expression selects exactly the pods the webhook it
   assert.equal(
     expression,
     "has(object.metadata.annotations) && 'coredog.io/inject' in object.metadata.annotations && " +
-      "object.metadata.annotations['coredog.io/inject'].trim().lowerAscii() == 'true'",
+      "object.metadata.annotations['coredog.io/inject'].trim().matches('^(?i:true)( *, *coredog[.]io/[a-z0-9-]+=(?s:.*))?$')",
   );
   const celLike = (annotations?: Record<string, string>) =>
     annotations !== undefined && "coredog.io/inject" in annotations &&
-    annotations["coredog.io/inject"].trim().toLowerCase() === "true";
+    /^[Tt][Rr][Uu][Ee]( *, *coredog\.io\/[a-z0-9-]+=[\s\S]*)?$/.test(annotations["coredog.io/inject"].trim());
   const cases: (Record<string, string> | undefined)[] = [
     undefined,
     {},
@@ -273,6 +273,12 @@ helmTest("the matchConditions expression selects exactly the pods the webhook it
     { "coredog.io/inject": "false" },
     { "coredog.io/inject": "yes" },
     { "coredog.io/path": "/corefile" },
+    // What `kubectl run --annotations="coredog.io/inject=true,coredog.io/path=/corefile"` really stores.
+    { "coredog.io/inject": "true,coredog.io/path=/corefile" },
+    { "coredog.io/inject": "TRUE , coredog.io/path=/corefile,coredog.io/container=app,worker" },
+    { "coredog.io/inject": "true,foo" },
+    { "coredog.io/inject": "true,foo,coredog.io/path=/corefile" },
+    { "coredog.io/inject": "false,coredog.io/path=/corefile" },
   ];
   for (const annotations of cases) {
     assert.equal(celLike(annotations), injectionRequested(annotations ?? {}), JSON.stringify(annotations));

@@ -388,3 +388,19 @@ Deno.test("malformed AdmissionReviews are told apart with a reason", async () =>
   }
   assert.equal(parseAdmissionReview(await fixtureText("deployment_pod.json")).ok, true);
 });
+
+Deno.test("kubectl run's packed --annotations value is injected and written back as separate annotations", async () => {
+  const review = await loadReview("deployment_pod.json");
+  const pod = podOf(review);
+  pod.metadata.annotations = { "coredog.io/inject": "true,coredog.io/path=/corefile" };
+  const packed = withPod(review, pod);
+  const { response, outcome } = mutateAdmission(packed, { dumpRoot: DUMP_ROOT });
+  assert.equal(outcome.kind, "injected");
+  const patched = applyPatch(pod, patchOf(response));
+  assertAcceptablePod(patched);
+  assert.equal(patched.metadata.annotations["coredog.io/inject"], "true");
+  assert.equal(patched.metadata.annotations["coredog.io/path"], "/corefile");
+  assert.ok(response.response.warnings?.some((w: string) => w.includes("does not split on commas")));
+  const again = mutateAdmission(withPod(review, patched), { dumpRoot: DUMP_ROOT });
+  assert.equal(again.response.response.patch, undefined, "a second pass must not patch again");
+});

@@ -4,6 +4,7 @@ import {
   checkMountPath,
   decideInjection,
   MAX_WARNING_LENGTH,
+  PACKED_WARNING,
   podReference,
   REFUSED_PATHS,
   selectContainers,
@@ -92,7 +93,27 @@ Deno.test("an opted-in pod is injected into every app container by default", () 
     mountPath: "/corefile",
     containers: ["app", "sidecar"],
     warnings: [],
+    unpacked: {},
   });
+});
+
+Deno.test("annotations packed into one by kubectl run --annotations=a=1,b=2 are read apart and written back", () => {
+  // What the seed's `kubectl run --annotations="coredog.io/inject=true,coredog.io/path=/corefile"` really stores.
+  const packed = { "coredog.io/inject": "true,coredog.io/path=/corefile,coredog.io/container=app,worker" };
+  const decision = decideInjection(pod(packed, ["app", "worker", "sidecar"]));
+  assert.ok(decision.inject);
+  assert.equal(decision.mountPath, "/corefile");
+  assert.deepEqual(decision.containers, ["app", "worker"]);
+  assert.deepEqual(decision.unpacked, {
+    "coredog.io/inject": "true",
+    "coredog.io/path": "/corefile",
+    "coredog.io/container": "app,worker",
+  });
+  assert.equal(decision.warnings[0], PACKED_WARNING);
+  assert.ok(PACKED_WARNING.length < 120);
+  // A value that only looks like a list is not taken apart.
+  const plain = decideInjection(pod({ "coredog.io/inject": "true,yes", "coredog.io/path": "/corefile" }, ["app"]));
+  assert.ok(!plain.inject && plain.reason === "not-enabled");
 });
 
 Deno.test("a pod that never asked for CoreDog is skipped silently, without kubectl warnings", () => {
@@ -135,7 +156,13 @@ Deno.test("coredog.io/container picks containers by name, trimming spaces, in po
   const decision = decideInjection(
     pod({ ...OPTED_IN, "coredog.io/container": " worker ,app,, " }, ["app", "worker", "nginx", "metrics"]),
   );
-  assert.deepEqual(decision, { inject: true, mountPath: "/corefile", containers: ["app", "worker"], warnings: [] });
+  assert.deepEqual(decision, {
+    inject: true,
+    mountPath: "/corefile",
+    containers: ["app", "worker"],
+    warnings: [],
+    unpacked: {},
+  });
   assert.deepEqual(selectContainers(" , ", { containers: ["a", "b"] }), { selected: ["a", "b"], warnings: [] });
 });
 

@@ -16,6 +16,7 @@
  * @module
  */
 
+import { unpackAnnotations } from "./packed_annotations.ts";
 import { INJECTED_ANNOTATION } from "./pod_facts.ts";
 import { truncateText, utf16Units } from "./text_limit.ts";
 
@@ -120,7 +121,16 @@ export type InjectionDecision =
     /** Names of the app containers to inject, in pod order. */
     containers: string[];
     warnings: string[];
+    /**
+     * CoreDog annotations that came packed into `coredog.io/inject`'s value
+     * (`kubectl run --annotations=a=1,b=2`), to be written back one by one.
+     */
+    unpacked: Record<string, string>;
   };
+
+/** The warning for annotations packed into one (kubectl run's `--annotations` does not split on commas). */
+export const PACKED_WARNING =
+  "coredog.io/inject held several annotations (kubectl run --annotations does not split on commas); read them apart";
 
 /** Verdict on a `coredog.io/path` value. */
 export type MountPathCheck =
@@ -136,11 +146,11 @@ export type MountPathCheck =
  *   metadata: { annotations: { "coredog.io/inject": "true", "coredog.io/path": "/corefile" } },
  *   spec: { containers: [{ name: "app" }] },
  * });
- * // { inject: true, mountPath: "/corefile", containers: ["app"], warnings: [] }
+ * // { inject: true, mountPath: "/corefile", containers: ["app"], warnings: [], unpacked: {} }
  * ```
  */
 export function decideInjection(pod: AdmissionPod): InjectionDecision {
-  const annotations = pod.metadata?.annotations ?? {};
+  const { annotations, unpacked } = unpackAnnotations(pod.metadata?.annotations ?? {});
   if (annotations[MIRROR_ANNOTATION] !== undefined) {
     return skip("mirror-pod", "mirror pod of a static pod; the kubelet ignores changes to it");
   }
@@ -167,7 +177,14 @@ export function decideInjection(pod: AdmissionPod): InjectionDecision {
     const detail = `no container matches ${CONTAINER_ANNOTATION} "${annotations[CONTAINER_ANNOTATION]}"`;
     return skip("no-matching-container", detail, [`not injected: ${detail}`, ...selection.warnings]);
   }
-  return { inject: true, mountPath: path.path, containers: selection.selected, warnings: selection.warnings };
+  const packed = Object.keys(unpacked).length > 0;
+  return {
+    inject: true,
+    mountPath: path.path,
+    containers: selection.selected,
+    warnings: packed ? [PACKED_WARNING, ...selection.warnings] : selection.warnings,
+    unpacked,
+  };
 }
 
 /**

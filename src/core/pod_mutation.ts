@@ -22,6 +22,7 @@ import {
   skipMessage,
   type SkipReason,
 } from "./injection_rules.ts";
+import { pointerToken } from "./json_patch.ts";
 import { buildPodPatch } from "./pod_patch.ts";
 
 /** What the webhook did with one review. */
@@ -82,8 +83,15 @@ export function mutateAdmission(review: AdmissionReview, options: MutationOption
   });
   const warnings = [...decision.warnings, ...patch.warnings];
   if (patch.skipped) return skipped(review, reference, patch.skipped.reason, patch.skipped.detail, warnings);
+  // Annotations that came packed into one are written back one by one, so that everything that reads
+  // them later (the watcher, `kubectl get -o jsonpath`, the README's jq) sees what the user meant.
+  const unpacked = Object.entries(decision.unpacked).map(([key, value]) => ({
+    op: "add" as const,
+    path: `/metadata/annotations/${pointerToken(key)}`,
+    value,
+  }));
   return {
-    response: admissionResponse(review, { patch: patch.operations, warnings }),
+    response: admissionResponse(review, { patch: [...patch.operations, ...unpacked], warnings }),
     outcome: { kind: "injected", pod: reference, mountPath: decision.mountPath, containers: patch.injected },
     warnings,
   };

@@ -28,18 +28,15 @@ export interface WebhookRoleOptions {
   kubeconfig: string;
   namespace: string;
   healthPort: number;
-  dumpRoot?: string;
+  /** The configuration file's text: what the chart's ConfigMap coredog-webhook holds. */
+  configText: string;
 }
 
 /** Starts the webhook in self-managed TLS mode, serving the test host address. */
 export async function startWebhookRole(options: WebhookRoleOptions): Promise<RoleProcess> {
   const tier = loadTier();
   const config = join(options.dir, "webhook.yaml");
-  await Deno.writeTextFile(
-    config,
-    [`CorefileDir: ${options.dumpRoot ?? "/data/coredog-system/dumps"}`, "NoticeChannel:", "  - chan: console", ""]
-      .join("\n"),
-  );
+  await Deno.writeTextFile(config, options.configText);
   const process = runDeno([
     ...taskRunArgs("webhook"),
     "--config",
@@ -61,7 +58,8 @@ export async function startWebhookRole(options: WebhookRoleOptions): Promise<Rol
     "--tls-check-interval",
     "2",
   ]);
-  return withMetrics(process, `http://127.0.0.1:${options.healthPort}/metrics`);
+  // The health port listens where the HTTPS port does.
+  return withMetrics(process, `http://${tier.testHostAddress}:${options.healthPort}/metrics`);
 }
 
 /** Options of {@linkcode startWatcherRole}. */
