@@ -14,6 +14,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { parseAllDocuments } from "yaml";
 import { freePort } from "../../support/s3_server.ts";
 import { roleLog, type RoleProcess, startWebhookRole, WEBHOOK_PORT } from "../support/coredog_roles.ts";
 import {
@@ -134,13 +135,10 @@ async function installOnce(): Promise<Installed> {
 }
 
 function manifestObjects(manifest: string): string[] {
-  const objects: string[] = [];
-  for (const doc of manifest.split(/^---$/m)) {
-    const kind = doc.match(/^kind: (\S+)/m)?.[1];
-    const name = doc.match(/^metadata:\n(?:  .*\n)*?  name: (\S+)/m)?.[1];
-    if (kind && name) objects.push(`${kind}/${name}`);
-  }
-  return objects;
+  return parseAllDocuments(manifest)
+    .map((doc) => doc.toJS() as Json | null)
+    .filter((object): object is Json => object?.kind !== undefined)
+    .map((object) => `${object.kind}/${object.metadata.name}`);
 }
 
 async function waitForNamespace(namespace: string): Promise<void> {
