@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 #
-# CoreDog image: two executables, one per role, built with `deno compile`.
+# CoreDog image: three executables, one per role and the `coredog` command, built with `deno compile`.
 #
 #   docker build -t registry.example.com/coredog:0.1.0 .
 #   docker push registry.example.com/coredog:0.1.0
@@ -8,7 +8,11 @@
 # The chart runs /usr/local/bin/coredog-watcher (DaemonSet, as root with three capabilities) and
 # /usr/local/bin/coredog-webhook (Deployment, as the image's non-root user). Each executable is
 # compiled with only the permissions its role needs: the same flags as `deno task watcher` and
-# `deno task webhook` in deno.json (tests/dockerfile_test.ts keeps them equal).
+# `deno task webhook` in deno.json (tests/dockerfile_test.ts keeps them equal). /usr/local/bin/coredog is
+# the command users run (docs/cli.md) and the init container of its debug pods (`coredog fetch`).
+#
+# The debug pods' default debugger image (gdb and a shell) is the `debugger` target:
+#   docker build --target debugger -t registry.example.com/coredog-debugger:0.1.0 .
 
 ARG DENO_VERSION=2.9.6
 
@@ -18,7 +22,7 @@ COPY deno.json deno.lock ./
 COPY src/ src/
 # The npm packages, exactly as locked; a lockfile that does not match deno.json fails the build.
 # --exclude-unused-npm below keeps the test-only packages (the S3 test server...) out of the executables.
-RUN deno install --frozen --entrypoint src/watcher/main.ts src/webhook/main.ts
+RUN deno install --frozen --entrypoint src/watcher/main.ts src/webhook/main.ts src/cli/main.ts
 # The watcher reads the dump root, deletes stored cores and writes its ledger wherever the
 # configuration says, talks to S3, the chat APIs and the Kubernetes API, reads the AWS SDK's
 # environment and the node's hostname and addresses.
@@ -34,10 +38,20 @@ RUN deno compile --frozen --exclude-unused-npm \
 RUN deno compile --frozen --exclude-unused-npm \
       --allow-read --allow-net --allow-env \
       --output /out/coredog-webhook src/webhook/main.ts
+# The coredog command reads its configuration and the user's kubeconfig, writes the cores it gets,
+# talks to S3 and the Kubernetes API, reads the AWS SDK's and client-node's environment, and the OS
+# release (the AWS SDK's user agent).
+RUN deno compile --frozen --exclude-unused-npm \
+      --allow-read --allow-write --allow-net --allow-env --allow-sys=osRelease \
+      --output /out/coredog src/cli/main.ts
+
+# `coredog debug`'s debugger container: gdb, and the shell its script runs in.
+FROM debian:bookworm-slim AS debugger
+RUN apt-get update && apt-get install -y --no-install-recommends gdb && rm -rf /var/lib/apt/lists/*
 
 # glibc and libgcc for the Deno runtime, nothing else: no shell, no package manager.
 FROM gcr.io/distroless/cc-debian12:nonroot
-COPY --from=build /out/coredog-watcher /out/coredog-webhook /usr/local/bin/
+COPY --from=build /out/coredog-watcher /out/coredog-webhook /out/coredog /usr/local/bin/
 # Non-root by default (65532); the watcher's DaemonSet asks for root and the capabilities it needs.
 USER 65532:65532
 ENTRYPOINT ["/usr/local/bin/coredog-webhook"]

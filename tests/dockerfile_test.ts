@@ -35,14 +35,20 @@ Deno.test("each role is compiled from the pinned Deno image with the frozen lock
   assert.match(dockerfile, /^FROM denoland\/deno:\$\{DENO_VERSION\} AS build$/m);
   assert.match(dockerfile, /^RUN deno install --frozen /m);
   const compiles = compileCommands();
-  assert.equal(compiles.length, 2);
-  for (const [role, output] of [["watcher", "/out/coredog-watcher"], ["webhook", "/out/coredog-webhook"]]) {
-    const compile = compiles.find((c) => c.includes(`src/${role}/main.ts`))!;
+  assert.equal(compiles.length, 3);
+  // [task, source directory, executable]
+  const executables = [
+    ["watcher", "watcher", "/out/coredog-watcher"],
+    ["webhook", "webhook", "/out/coredog-webhook"],
+    ["cli", "cli", "/out/coredog"],
+  ];
+  for (const [role, dir, output] of executables) {
+    const compile = compiles.find((c) => c.includes(`src/${dir}/main.ts`))!;
     assert.ok(compile, role);
     assert.match(compile, /--frozen /);
-    assert.match(compile, new RegExp(`--output ${output} src/${role}/main\\.ts$`));
+    assert.match(compile, new RegExp(`--output ${output} src/${dir}/main\\.ts$`));
     const task: string = denoJson.tasks[role].command;
-    assert.ok(task.endsWith(`src/${role}/main.ts`), task);
+    assert.ok(task.endsWith(`src/${dir}/main.ts`), task);
     assert.deepEqual(permissions(compile), permissions(task), `${role}: Dockerfile and deno task ${role} agree`);
   }
   assert.ok(!compiles.some((c) => /--allow-all|-A /.test(c)));
@@ -78,11 +84,14 @@ Deno.test("every worker module is embedded with --include in the executable that
   assert.ok(!webhook.includes("--include"), "the webhook starts no worker");
 });
 
-Deno.test("the runtime stage is distroless, holds both executables where the chart runs them, and is non-root", async () => {
+Deno.test("the runtime stage is distroless, holds the three executables where the chart and the debug pod run them, and is non-root", async () => {
   const stages = dockerfile.split(/^FROM /m).slice(1);
   const runtime = stages.at(-1)!;
   assert.match(runtime, /^gcr\.io\/distroless\/cc-debian12:nonroot\n/);
-  assert.match(runtime, /^COPY --from=build \/out\/coredog-watcher \/out\/coredog-webhook \/usr\/local\/bin\/$/m);
+  assert.match(
+    runtime,
+    /^COPY --from=build \/out\/coredog-watcher \/out\/coredog-webhook \/out\/coredog \/usr\/local\/bin\/$/m,
+  );
   assert.match(runtime, /^USER 65532:65532$/m);
   const templates = await loadTemplates();
   assert.match(templates.get("watcher-daemonset.yaml")!, /command: \["\/usr\/local\/bin\/coredog-watcher"\]/);
