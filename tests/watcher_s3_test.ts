@@ -16,6 +16,11 @@ async function scratch(): Promise<string> {
   return await Deno.makeTempDir({ prefix: "coredog-test-" });
 }
 
+/** The cores and their metadata: every key but the crash-signature state kept under `<StoreDir>/signatures/`. */
+async function coreKeys(client: ReturnType<typeof testS3Client>): Promise<string[]> {
+  return (await listKeys(client)).filter((key) => !key.startsWith("corefiles/signatures/"));
+}
+
 function indexOfLine(logs: string[], text: string): number {
   return logs.findIndex((line) => line.includes(text));
 }
@@ -35,7 +40,7 @@ Deno.test({
       await waitFor("the message", () => test.messages.length === 1);
 
       const client = testS3Client(s3.endpoint);
-      const keys = await listKeys(client);
+      const keys = await coreKeys(client);
       assert.equal(keys.length, 2, keys.join(", "));
       const coreKey = keys.find((k) => k.endsWith(".core.zst"))!;
       assert.match(coreKey, /^corefiles\/team-a\/web-7d9f8c6b5-x2x4q\/app\/\d{8}T\d{6}\.\d{3}Z-bash-\d+\.core\.zst$/);
@@ -103,13 +108,13 @@ Deno.test("a file still being written is not uploaded; it is once closed and com
       await file.write(chunk);
       await new Promise((r) => setTimeout(r, 100));
     }
-    assert.deepEqual(await listKeys(client), [], "nothing is uploaded while the file is open and growing");
+    assert.deepEqual(await coreKeys(client), [], "nothing is uploaded while the file is open and growing");
     assert.ok(await exists(path));
     await file.write(chunk);
     file.close();
-    await waitFor("the upload", async () => (await listKeys(client)).length === 2);
+    await waitFor("the upload", async () => (await coreKeys(client)).length === 2);
     const metadata = JSON.parse(
-      new TextDecoder().decode(await getBytes(client, (await listKeys(client)).find((k) => k.endsWith(".json"))!)),
+      new TextDecoder().decode(await getBytes(client, (await coreKeys(client)).find((k) => k.endsWith(".json"))!)),
     );
     assert.equal(metadata.corefile.rawBytes, 21 * chunk.length, "the whole file was stored");
     assert.equal(metadata.corefile.format, "not-elf");
@@ -137,10 +142,10 @@ Deno.test({
       const half = Math.floor(core.length / 2);
       await Deno.writeFile(path, core.slice(0, half));
       await new Promise((r) => setTimeout(r, 1000));
-      assert.deepEqual(await listKeys(client), [], "half a core is not uploaded at once");
+      assert.deepEqual(await coreKeys(client), [], "half a core is not uploaded at once");
       await Deno.writeFile(path, core.slice(half), { append: true });
-      await waitFor("the complete core", async () => (await listKeys(client)).length === 2);
-      let metadataKey = (await listKeys(client)).find((k) => k.endsWith(".json"))!;
+      await waitFor("the complete core", async () => (await coreKeys(client)).length === 2);
+      let metadataKey = (await coreKeys(client)).find((k) => k.endsWith(".json"))!;
       let metadata = JSON.parse(new TextDecoder().decode(await getBytes(client, metadataKey)));
       assert.equal(metadata.corefile.truncated, false);
       assert.equal(metadata.corefile.rawBytes, core.length);
@@ -148,8 +153,8 @@ Deno.test({
       // Then: half a core that never completes: stored after the timeout, marked truncated.
       const cut = `${root}/ns/pod-1/app/core.2`;
       await Deno.writeFile(cut, core.slice(0, half));
-      await waitFor("the truncated core", async () => (await listKeys(client)).length === 4);
-      metadataKey = (await listKeys(client)).find((k) => k.endsWith(".json") && k !== metadataKey)!;
+      await waitFor("the truncated core", async () => (await coreKeys(client)).length === 4);
+      metadataKey = (await coreKeys(client)).find((k) => k.endsWith(".json") && k !== metadataKey)!;
       metadata = JSON.parse(new TextDecoder().decode(await getBytes(client, metadataKey)));
       assert.equal(metadata.corefile.truncated, true);
       assert.equal(metadata.corefile.expectedBytes, core.length);
@@ -185,7 +190,7 @@ Deno.test("1,000 files written in a burst are all uploaded", async () => {
     await Promise.all(writes);
     await waitFor("1,000 uploads", () => test.watcher.metrics.coresUploaded.get() === 1000, 180_000);
     await waitFor("every local file deleted", () => test.watcher.pending() === 0, 30_000);
-    const keys = await listKeys(client);
+    const keys = await coreKeys(client);
     assert.equal(keys.filter((k) => k.endsWith(".core.zst")).length, 1000);
     assert.equal(keys.filter((k) => k.endsWith(".json")).length, 1000);
     for (let pod = 0; pod < 20; pod++) {
@@ -211,7 +216,7 @@ Deno.test("with DeleteLocalCorefile: false the core is kept and never uploaded t
     await Deno.writeTextFile(`${root}/ns/pod-1/app/core.1`, "kept core");
     await waitFor("the upload", () => test.watcher.metrics.coresUploaded.get() === 1);
     await waitFor("the message", () => test.messages.length === 1);
-    const key = (await listKeys(client)).find((k) => k.endsWith(".core.zst"))!;
+    const key = (await coreKeys(client)).find((k) => k.endsWith(".core.zst"))!;
     const firstUpload = await lastModified(client, key);
     await test.watcher.scan();
     await test.stop();
@@ -225,7 +230,7 @@ Deno.test("with DeleteLocalCorefile: false the core is kept and never uploaded t
     assert.equal(test.messages.length, 0, "not notified again after the restart");
     assert.equal(await lastModified(client, key), firstUpload);
     assert.equal(await Deno.readTextFile(`${root}/ns/pod-1/app/core.1`), "kept core");
-    assert.equal((await listKeys(client)).length, 2);
+    assert.equal((await coreKeys(client)).length, 2);
   } finally {
     await test.stop();
     await s3.stop();
