@@ -90,9 +90,9 @@ Deno.test("fault: the watcher is SIGKILLed in the middle of an upload and restar
 
     watcher = await startWatcherProcess(`${dir}/coredog.yaml`, options);
     // s3rver answers a signed ListMultipartUploads with an error, so the multipart upload the kill
-    // interrupted cannot be found: the watcher must say so and keep it for its next start (not
-    // claim a cleanup). storage_cleanup_test.ts covers the listing and the abort against the
-    // shapes the S3 API documents.
+    // interrupted cannot be found: the watcher must say so, not claim a cleanup.
+    // storage_cleanup_test.ts covers the listing and the abort against the shapes the S3 API
+    // documents.
     const cleanup = await watcher.waitForLine(/msg="(cleaned up|cannot clean up|cleaning up) an (upload )?interrupted/);
     assert.match(cleanup, /msg="cleaning up an interrupted upload failed; trying again at the next start"/);
     assert.match(cleanup, /key=corefiles\/shop\/payments-0\/app\/\S+\.core\.zst/);
@@ -103,7 +103,7 @@ Deno.test("fault: the watcher is SIGKILLed in the middle of an upload and restar
     assert.ok(cleanup.includes(`key=${objects[0]}`), `the cleanup names the object's key: ${cleanup}`);
     table.add({
       scenario: "watcher SIGKILLed mid-upload (S3)",
-      outcome: "uploaded once after restart; interrupted upload kept for the next start",
+      outcome: "uploaded once after restart; cleanup of the interrupted upload reported as failed",
       figures: "64 MiB core, killed after 24 MiB read",
       loss: measureLoss([digestOf(core)], await coresInBucket(s3.endpoint)),
     });

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import zlib from "node:zlib";
 import { exists, listTree, startTestWatcher, storedRecords, waitFor } from "./support/harness.ts";
 import { buildCore, noteArea } from "./support/elf_builder.ts";
-import { exitWithin } from "./support/process.ts";
+import { exitWithin, withDeadline } from "./support/process.ts";
 import { coresInDirectory, digestOf, digestOfZeros, measureLoss, ScenarioTable } from "./support/scenario_table.ts";
 import { startWatcherProcess } from "./support/watcher_process.ts";
 
@@ -124,7 +124,13 @@ async function wchanProblem(): Promise<string | undefined> {
     // A writer lets cat finish.
     const writer = await Deno.open(`${dir}/fifo`, { write: true });
     writer.close();
-    await cat.status;
+    await withDeadline(cat.status, "the wchan probe's cat", {
+      timeoutMs: 5000,
+      onTimeout: async () => {
+        cat.kill("SIGKILL");
+        await cat.status;
+      },
+    });
     await Deno.remove(dir, { recursive: true });
   }
   return seen === "wait_for_partner" ? undefined : `/proc/<pid>/wchan shows "${seen}", not the FIFO wait`;

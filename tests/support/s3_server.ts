@@ -40,11 +40,21 @@ export async function startS3Server(
   }).spawn();
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   let seen = "";
-  while (!seen.includes("listening")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`s3 server exited before listening: ${seen}`);
-    seen += value;
-  }
+  const listening = async () => {
+    while (!seen.includes("listening")) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`s3 server exited before listening: ${seen}`);
+      seen += value;
+    }
+  };
+  await withDeadline(listening(), `the S3 server (pid ${child.pid}) to listen`, {
+    timeoutMs: 30_000,
+    onTimeout: async () => {
+      child.kill("SIGKILL");
+      await child.status;
+    },
+    details: () => `stdout so far: ${seen}`,
+  });
   // Keep draining so the child never blocks on a full pipe.
   (async () => {
     while (!(await reader.read()).done) { /* drain */ }
