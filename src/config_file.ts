@@ -6,7 +6,8 @@
  * @module
  */
 
-import { type CoredogConfig, type CredentialOverrides, parseConfig } from "./core/config.ts";
+import { type CoredogConfig, parseConfig } from "./core/config.ts";
+import type { CredentialOverrides } from "./core/credentials.ts";
 
 /** Where the chart mounts ConfigMap `coredog`. */
 export const DEFAULT_CONFIG_PATH = "/etc/coredog/coredog.yaml";

@@ -8,7 +8,8 @@
  */
 
 import * as k8s from "@kubernetes/client-node";
-import { type CoredogConfig, type CredentialOverrides, parseConfig } from "../core/config.ts";
+import { type CoredogConfig, parseConfig } from "../core/config.ts";
+import type { CredentialOverrides } from "../core/credentials.ts";
 import { type KubeConnection, loadKubeConnection } from "../kube/kube_config.ts";
 
 /** Options of {@linkcode connectCluster}. */

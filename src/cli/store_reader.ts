@@ -12,7 +12,7 @@ import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import fs from "node:fs";
 import { join, relative, resolve, sep } from "node:path";
 import { Readable } from "node:stream";
-import type { StorageSettings } from "../core/config.ts";
+import type { StorageSettings } from "../core/storage_settings.ts";
 import { resolveEndpoint } from "../core/s3_endpoint.ts";
 
 /** One listed object. */

@@ -40,13 +40,6 @@ import { buildStorage, type StorageSettings } from "./storage_settings.ts";
 import { unknownVariables } from "./template.ts";
 import { buildWatcher, type WatcherSettings } from "./watcher_settings.ts";
 
-// The parts of the configuration, for modules that take the whole of it from here.
-export type { ChannelSettings } from "./channel_settings.ts";
-export type { CredentialOverrides, CredentialSource } from "./credentials.ts";
-export { DEFAULT_DELIVERY, type DeliverySettings } from "./delivery_settings.ts";
-export type { StorageSettings } from "./storage_settings.ts";
-export type { WatcherSettings } from "./watcher_settings.ts";
-
 /** The whole validated configuration. */
 export interface CoredogConfig {
   storage: StorageSettings;

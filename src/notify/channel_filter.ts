@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { ChannelSettings } from "../core/config.ts";
+import type { ChannelSettings } from "../core/channel_settings.ts";
 import { routeRefusal } from "../core/channel_route.ts";
 import type { CrashRecord } from "../core/crash_record.ts";
 

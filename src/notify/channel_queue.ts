@@ -6,7 +6,7 @@
  * @module
  */
 
-import { DEFAULT_DELIVERY } from "../core/config.ts";
+import { DEFAULT_DELIVERY } from "../core/delivery_settings.ts";
 import type { Logger } from "../log.ts";
 import type { Counter } from "../metrics.ts";
 import type { Channel } from "./channels.ts";

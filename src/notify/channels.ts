@@ -10,7 +10,8 @@
  * @module
  */
 
-import { type ChannelSettings, DEFAULT_DELIVERY } from "../core/config.ts";
+import type { ChannelSettings } from "../core/channel_settings.ts";
+import { DEFAULT_DELIVERY } from "../core/delivery_settings.ts";
 import { type RateRule, RateWindow } from "../core/rate_limit.ts";
 import { createConsoleNotifier } from "./console.ts";
 import { createDingtalkNotifier, DINGTALK_RATE } from "./dingtalk.ts";

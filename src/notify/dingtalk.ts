@@ -15,7 +15,7 @@
  */
 
 import { createHmac } from "node:crypto";
-import type { ChannelSettings } from "../core/config.ts";
+import type { ChannelSettings } from "../core/channel_settings.ts";
 import type { RateRule } from "../core/rate_limit.ts";
 import { truncateText } from "../core/text_limit.ts";
 import { createHttpNotifier, judgeErrcodeAnswer } from "./http_notifier.ts";

@@ -14,7 +14,7 @@
  */
 
 import { createHmac } from "node:crypto";
-import type { ChannelSettings } from "../core/config.ts";
+import type { ChannelSettings } from "../core/channel_settings.ts";
 import { parseRetryAfter } from "../core/retry_policy.ts";
 import type { RateRule } from "../core/rate_limit.ts";
 import { jsonStringBytes, truncateText, utf8Bytes } from "../core/text_limit.ts";

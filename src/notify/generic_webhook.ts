@@ -13,7 +13,7 @@
  */
 
 import { createHmac } from "node:crypto";
-import type { ChannelSettings } from "../core/config.ts";
+import type { ChannelSettings } from "../core/channel_settings.ts";
 import { VERSION } from "../version.ts";
 import { createHttpNotifier } from "./http_notifier.ts";
 import { type HttpAnswer, judgeStatus } from "./http_post.ts";

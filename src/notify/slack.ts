@@ -11,7 +11,7 @@
  * @module
  */
 
-import type { ChannelSettings } from "../core/config.ts";
+import type { ChannelSettings } from "../core/channel_settings.ts";
 import type { RateRule } from "../core/rate_limit.ts";
 import { truncateText, utf16Units } from "../core/text_limit.ts";
 import { createHttpNotifier } from "./http_notifier.ts";

@@ -10,7 +10,7 @@
  * @module
  */
 
-import type { ChannelSettings } from "../core/config.ts";
+import type { ChannelSettings } from "../core/channel_settings.ts";
 import type { RateRule } from "../core/rate_limit.ts";
 import { truncateText, utf8Bytes } from "../core/text_limit.ts";
 import { createHttpNotifier, judgeErrcodeAnswer } from "./http_notifier.ts";

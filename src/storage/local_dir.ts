@@ -13,7 +13,7 @@ import fs from "node:fs";
 import { basename, dirname, join, resolve, sep } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import type { StorageSettings } from "../core/config.ts";
+import type { StorageSettings } from "../core/storage_settings.ts";
 import { type DownloadLink, publicUrl, type Storage } from "./storage.ts";
 
 /** Creates a directory-backed {@linkcode Storage}. */

@@ -9,7 +9,7 @@
  * @module
  */
 
-import type { StorageSettings } from "../core/config.ts";
+import type { StorageSettings } from "../core/storage_settings.ts";
 import { createLocalDirStorage } from "./local_dir.ts";
 import { createS3Storage } from "./s3.ts";
 import type { Storage } from "./storage.ts";

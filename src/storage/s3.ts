@@ -23,7 +23,7 @@ import {
 import { Upload } from "@aws-sdk/lib-storage";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import type { Readable } from "node:stream";
-import type { StorageSettings } from "../core/config.ts";
+import type { StorageSettings } from "../core/storage_settings.ts";
 import { resolveEndpoint } from "../core/s3_endpoint.ts";
 import { CleanupUnsupportedError, type DownloadLink, publicUrl, type Storage } from "./storage.ts";
 
