@@ -73,7 +73,10 @@ export function readChannels(raw: unknown, problems: string[]): ChannelSettings[
     const options: Record<string, unknown> = {};
     for (const key of Object.keys(extra)) options[key] = values[key];
     checkChannelOptions(chan, webhookurl, options, where, problems);
-    const route = { namespaces: values.namespaces as string[], matchLabels: values.matchLabels as Record<string, string> };
+    const route = {
+      namespaces: values.namespaces as string[],
+      matchLabels: values.matchLabels as Record<string, string>,
+    };
     problems.push(...routeProblems(route, where));
     channels.push({
       index,
