@@ -18,6 +18,7 @@
 
 import { join } from "node:path";
 import { ComponentError, ensureBinaries } from "./support/binaries.ts";
+import { ensureCertManagerCrds } from "./support/cert_manager.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const TIER = new URL("./tier.ts", import.meta.url).pathname;
@@ -31,6 +32,7 @@ async function main(): Promise<number> {
   let binaries;
   try {
     binaries = await ensureBinaries(log);
+    await ensureCertManagerCrds(log);
   } catch (error) {
     console.error(`cluster tier cannot run: ${(error as Error).message}`);
     if (!(error instanceof ComponentError)) console.error((error as Error).stack);

@@ -1,0 +1,94 @@
+/**
+ * The chart's scenarios' common steps: where the chart is, a Node object
+ * for the DaemonSet controller, the release's pods and events, and the
+ * cleanup that leaves no cluster-scoped object of the release behind (the
+ * next file installs release `coredog` again).
+ *
+ * @module
+ */
+
+import { eventually, getObject, helm, kubectl } from "./kube.ts";
+
+/** The chart directory. */
+export const CHART = new URL("../../../charts", import.meta.url).pathname;
+/** The release namespace the README installs into. */
+export const NAMESPACE = "coredog-system";
+/** The Node the scenarios register (no kubelet behind it): a DaemonSet with no Node creates no pods. */
+export const NODE_NAME = "node-1";
+
+// deno-lint-ignore no-explicit-any
+export type Json = Record<string, any>;
+
+/** Registers Node {@linkcode NODE_NAME} (Linux), as a kubelet would, minus the kubelet. */
+export async function registerNode(): Promise<void> {
+  await kubectl(["apply", "-f", "-"], {
+    stdin: JSON.stringify({
+      apiVersion: "v1",
+      kind: "Node",
+      metadata: { name: NODE_NAME, labels: { "kubernetes.io/os": "linux", "kubernetes.io/hostname": NODE_NAME } },
+    }),
+  });
+}
+
+/** The stored pods of `namespace` with label `app.kubernetes.io/component=<component>`. */
+export async function componentPods(namespace: string, component: string): Promise<Json[]> {
+  const list = await getObject(["pods", "-n", namespace, "-l", `app.kubernetes.io/component=${component}`]) as Json;
+  return list.items as Json[];
+}
+
+/** The messages of the events with `reason` about `name` in `namespace`. */
+export async function eventMessages(namespace: string, name: string, reason: string): Promise<string[]> {
+  const list = await getObject([
+    "events",
+    "-n",
+    namespace,
+    "--field-selector",
+    `involvedObject.name=${name},reason=${reason}`,
+  ]) as Json;
+  return (list.items as Json[]).map((event) => event.message as string);
+}
+
+/** Waits until ServiceAccount `default` of `namespace` exists (pods need it). */
+export async function waitForNamespace(namespace: string): Promise<void> {
+  await eventually(
+    `ServiceAccount ${namespace}/default`,
+    async () => (await getObject(["serviceaccount", "default", "-n", namespace])) ? true : undefined,
+    30_000,
+  );
+}
+
+/**
+ * Uninstalls release `coredog` (when installed), then deletes what the
+ * docs' uninstall commands delete and what a scenario added: the
+ * namespaces (waiting until they are gone), Node {@linkcode NODE_NAME} and
+ * any cluster-scoped object of the release that is left.
+ */
+export async function removeRelease(namespaces: string[], extra: string[][] = []): Promise<void> {
+  await helm(["uninstall", "coredog", "-n", NAMESPACE, "--wait"]);
+  for (const args of extra) await kubectl(["delete", ...args, "--ignore-not-found"]);
+  await kubectl(["delete", "mutatingwebhookconfiguration", "coredog", "--ignore-not-found"]);
+  await kubectl([
+    "delete",
+    "clusterrole,clusterrolebinding",
+    "-l",
+    "app.kubernetes.io/instance=coredog",
+    "--ignore-not-found",
+  ]);
+  for (const namespace of namespaces) {
+    await kubectl(["delete", "namespace", namespace, "--ignore-not-found", "--wait=true", "--timeout=60s"]);
+  }
+  await kubectl(["delete", "node", NODE_NAME, "--ignore-not-found"]);
+}
+
+/** The cluster-scoped objects of release `coredog` that are left, one `kind/name` a line ("" when none). */
+export async function clusterScopedLeftovers(): Promise<string> {
+  const left = await kubectl([
+    "get",
+    "mutatingwebhookconfigurations,clusterroles,clusterrolebindings,namespaces",
+    "-l",
+    "app.kubernetes.io/instance=coredog",
+    "-o",
+    "name",
+  ]);
+  return left.trim();
+}
