@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { makeRealCore } from "../../support/real_core.ts";
 import { freePort } from "../../support/s3_server.ts";
-import { roleLog, type RoleProcess, startWatcherRole } from "../support/coredog_roles.ts";
+import { roleLog, type RoleProcess, startWatcherRole, waitForRoleLine } from "../support/coredog_roles.ts";
 import {
   eventually,
   getObject,
@@ -75,9 +75,7 @@ async function startWatcher(s: Setup, kubeconfig: string, extra: string[] = []):
     watcher: extra,
     nodeName: "node-1",
   });
-  await watcher.waitForLine(/initial scan complete/, 30_000).catch((error) => {
-    throw new Error(`${error.message}\n${roleLog(watcher)}`);
-  });
+  await waitForRoleLine(watcher, /initial scan complete/);
   return watcher;
 }
 

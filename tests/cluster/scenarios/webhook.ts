@@ -16,7 +16,13 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { parseAllDocuments } from "yaml";
 import { freePort } from "../../support/s3_server.ts";
-import { roleLog, type RoleProcess, startWebhookRole, WEBHOOK_PORT } from "../support/coredog_roles.ts";
+import {
+  roleLog,
+  type RoleProcess,
+  startWebhookRole,
+  waitForRoleLine,
+  WEBHOOK_PORT,
+} from "../support/coredog_roles.ts";
 import {
   eventually,
   getObject,
@@ -103,9 +109,7 @@ async function installOnce(): Promise<Installed> {
     healthPort: freePort(),
     configText: webhookConfig.data.coredog,
   });
-  await webhook.waitForLine(/webhook listening/, 30_000).catch((error) => {
-    throw new Error(`${error.message}\n${roleLog(webhook)}`);
-  });
+  await waitForRoleLine(webhook, /webhook listening/);
   await eventually("self-managed TLS to fill the Secret and the caBundle", async () => {
     const secret = await getObject(["secret", "coredog-webhook-tls", "-n", NAMESPACE]) as Json;
     const configuration = await getObject(["mutatingwebhookconfiguration", "coredog"]) as Json;

@@ -131,6 +131,20 @@ function withMetrics(process: RunningProcess, url: string): RoleProcess {
   };
 }
 
+/**
+ * Waits for a stdout line matching `pattern`; fails at once, with the role's log, when the role exits
+ * first (a configuration error), or after `timeoutMs`.
+ */
+export async function waitForRoleLine(process: RunningProcess, pattern: RegExp, timeoutMs = 30_000): Promise<void> {
+  const exited = process.status.then((status) => status);
+  const line = process.waitForLine(pattern, timeoutMs).then(() => undefined);
+  const first = await Promise.race([line, exited]).catch((error: Error) => error);
+  if (first instanceof Error) throw new Error(`${first.message.split("\n")[0]}\n${roleLog(process)}`);
+  if (first !== undefined) {
+    throw new Error(`the role exited (code ${first.code}) before ${pattern}:\n${roleLog(process)}`);
+  }
+}
+
 /** The log lines a role wrote so far, stdout and stderr, for failure messages. */
 export function roleLog(process: RunningProcess): string {
   return [...process.lines, ...process.stderr].slice(-40).join("\n");
