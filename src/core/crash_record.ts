@@ -88,6 +88,23 @@ export interface SignatureSighting {
   nodes: number;
   /** When the signature was first seen, ISO 8601 UTC. */
   since: string;
+  /** Whether this core gets a message now or folds into its window's digest; absent with grouping off. */
+  group?: GroupDecision;
+}
+
+/** A window of one signature's digest (`core/crash_digest.ts`), ms since the epoch. */
+export interface DigestWindow {
+  start: number;
+  end: number;
+}
+
+/** The per-core decision of grouping, kept in the record's sighting. */
+export interface GroupDecision {
+  /** `notify`: a message of its own now; `fold`: it goes into the window's digest. */
+  verdict: "notify" | "fold";
+  window: DigestWindow;
+  /** True when this watcher created the window's claim and sends its digest. */
+  claimant: boolean;
 }
 
 /** Everything known about one captured core. */

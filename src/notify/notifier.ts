@@ -9,6 +9,7 @@
  * @module
  */
 
+import type { SignatureDigest } from "../core/crash_digest.ts";
 import type { CrashLoopDigest } from "../core/crash_loop.ts";
 import type { CrashRecord } from "../core/crash_record.ts";
 import type { AttemptResult } from "../core/retry_policy.ts";
@@ -17,14 +18,16 @@ export type { AttemptResult } from "../core/retry_policy.ts";
 
 /** One message for one channel. */
 export interface Notification {
-  /** `crash`: one core; `digest`: the repeats of a crash loop, summed up. */
+  /** `crash`: one core; `digest`: the repeats of a crash loop or of a crash signature, summed up. */
   kind: "crash" | "digest";
   /** The channel's template rendered for this crash, or the digest text. */
   text: string;
   /** The crash; for a digest, the latest repeat. */
   record: CrashRecord;
-  /** The repeats, for a digest. */
+  /** The repeats, for a crash-loop digest. */
   digest?: CrashLoopDigest;
+  /** The folded crashes across nodes, for a crash-signature digest. */
+  signatureDigest?: SignatureDigest;
 }
 
 /** What an attempt may need besides the message. */

@@ -30,7 +30,7 @@ import { type CoreFileFacts, readCoreFacts } from "./core_facts_reader.ts";
 import type { Ledger, LedgerEntry } from "./ledger.ts";
 import type { NotifyTracker } from "./notify_tracker.ts";
 import { openSafely, removeIfSame } from "./safe_file.ts";
-import { SignatureRegistry } from "./signature_registry.ts";
+import { signatureOptions, signatureRegistryFor } from "./signature_registry.ts";
 import { uploadCore } from "./upload.ts";
 import type { WatcherMetrics } from "./watcher_metrics.ts";
 
@@ -284,6 +284,7 @@ async function store(
     compression,
     level: config.storage.compressionLevel,
     onRead: (bytes) => metrics.bytesRead.inc({}, bytes),
+    source: { path: file.path, dev: file.dev, ino: file.ino, size: file.size },
   });
   const storedSize = await deps.storage.size(keys.core);
   if (storedSize !== result.storedBytes) {
@@ -344,9 +345,6 @@ async function store(
   return entry;
 }
 
-/** One signature registry per store, shared by every core of this watcher. */
-const registries = new WeakMap<Storage, SignatureRegistry>();
-
 /**
  * Records the core under its crash signature in the store and returns how
  * often the signature was seen; undefined without a signature or when the
@@ -354,11 +352,7 @@ const registries = new WeakMap<Storage, SignatureRegistry>();
  */
 async function sightSignature(record: CrashRecord, deps: PipelineDeps): Promise<SignatureSighting | undefined> {
   if (!record.crash?.signature) return undefined;
-  let registry = registries.get(deps.storage);
-  if (!registry) {
-    registry = new SignatureRegistry(deps.storage, { storeDir: deps.config.storage.storeDir });
-    registries.set(deps.storage, registry);
-  }
+  const registry = signatureRegistryFor(deps.storage, signatureOptions(deps.config));
   try {
     return await registry.observe(record);
   } catch (error) {

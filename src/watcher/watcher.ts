@@ -23,6 +23,7 @@ import { type PipelineDeps, processCore } from "./pipeline.ts";
 import { acquireRootLock } from "./root_lock.ts";
 import { isStillThere } from "./safe_file.ts";
 import { Scheduler } from "./scheduler.ts";
+import { signatureOptions, signatureRegistryFor } from "./signature_registry.ts";
 import { createWatcherMetrics, type WatcherMetrics } from "./watcher_metrics.ts";
 
 /** What the watcher is built from. */
@@ -67,6 +68,7 @@ export async function startWatcher(options: WatcherOptions): Promise<Watcher> {
     template: config.messageTemplate,
     logger,
     metrics: metrics.notifications,
+    digestSource: signatureRegistryFor(options.storage, signatureOptions(config)),
   });
   const notifications = new NotifyTracker(dispatcher, { ledger, logger });
   // Started before the first scan, so that cores found then are attributed from the cache once it syncs.
