@@ -19,7 +19,6 @@ import { Buffer } from "node:buffer";
 import type http from "node:http";
 import https from "node:https";
 import type net from "node:net";
-import { Readable } from "node:stream";
 import { checkServingPair } from "../tls/certificates.ts";
 
 /** A certificate chain and its key, PEM. */
@@ -160,20 +159,38 @@ function sleep(ms: number): Promise<void> {
   });
 }
 
+/**
+ * Largest body read in full before the handler runs, when its length is
+ * declared (kube-apiserver always declares it): handing the handler bytes
+ * is cheaper than a stream fed from Node events, and served more requests
+ * per second in the webhook benchmark. Bodies without a length, or longer,
+ * stream, so the handler can refuse them before they have arrived.
+ */
+const BUFFERED_BODY_BYTES = 1024 * 1024;
+
 /** Runs the handler on one request and writes its response in a single write. */
 async function answer(
   incoming: http.IncomingMessage,
   outgoing: http.ServerResponse,
   options: TlsServerOptions,
 ): Promise<void> {
+  let request: Request;
+  try {
+    request = await toRequest(incoming);
+  } catch {
+    // The client went away before its body was complete: nobody to answer.
+    outgoing.destroy();
+    return;
+  }
   let response: Response;
   try {
-    response = await options.handler(toRequest(incoming));
+    response = await options.handler(request);
   } catch (error) {
     response = options.onError ? await options.onError(error) : new Response("internal error\n", { status: 500 });
   }
   const body = Buffer.from(await response.arrayBuffer());
-  const headers: Record<string, string> = { ...Object.fromEntries(response.headers) };
+  const headers: Record<string, string> = {};
+  response.headers.forEach((value, name) => headers[name] = value);
   headers["content-length"] = String(body.byteLength);
   // Answered before the body was read (too large, wrong path): the rest of it
   // would stand in front of the next request, so the connection ends here.
@@ -182,17 +199,67 @@ async function answer(
   outgoing.end(body);
 }
 
-/** The web `Request` of a Node request; the body streams, so the handler starts before it has arrived. */
-function toRequest(incoming: http.IncomingMessage): Request {
-  const headers = new Headers();
-  const raw = incoming.rawHeaders;
-  for (let i = 0; i + 1 < raw.length; i += 2) headers.append(raw[i], raw[i + 1]);
+/** The web `Request` of a Node request (see {@linkcode BUFFERED_BODY_BYTES} for when its body streams). */
+async function toRequest(incoming: http.IncomingMessage): Promise<Request> {
+  // Node joins repeated request headers with ", " (set-cookie aside, which requests do not carry).
+  const headers = incoming.headers as Record<string, string>;
   const method = incoming.method ?? "GET";
-  const hasBody = method !== "GET" && method !== "HEAD";
-  return new Request(`https://${HOST}${incoming.url ?? "/"}`, {
-    method,
-    headers,
-    body: hasBody ? Readable.toWeb(incoming) as ReadableStream<Uint8Array> : undefined,
+  const url = `https://${HOST}${incoming.url ?? "/"}`;
+  if (method === "GET" || method === "HEAD") return new Request(url, { method, headers });
+  const declared = Number(incoming.headers["content-length"] ?? NaN);
+  if (declared >= 0 && declared <= BUFFERED_BODY_BYTES) {
+    return new Request(url, { method, headers, body: await readBody(incoming) });
+  }
+  return new Request(url, { method, headers, body: bodyStream(incoming) });
+}
+
+/**
+ * The body as a web stream that reads from the socket only as fast as the
+ * handler reads; once the handler cancels it (a body over the limit), the
+ * rest is discarded and the answer closes the connection.
+ */
+function bodyStream(incoming: http.IncomingMessage): ReadableStream<Uint8Array> {
+  let open = true;
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      incoming.on("data", (chunk: Buffer) => {
+        if (!open) return;
+        controller.enqueue(new Uint8Array(chunk));
+        if ((controller.desiredSize ?? 0) <= 0) incoming.pause();
+      });
+      incoming.on("end", () => {
+        if (open) controller.close();
+        open = false;
+      });
+      const fail = (error: Error) => {
+        if (open) controller.error(error);
+        open = false;
+      };
+      incoming.on("error", fail);
+      incoming.on("close", () => {
+        if (!incoming.complete) fail(new Error("the client closed the connection before the body was complete"));
+      });
+    },
+    pull() {
+      incoming.resume();
+    },
+    cancel() {
+      open = false;
+      incoming.resume();
+    },
+  }, new CountQueuingStrategy({ highWaterMark: 16 }));
+}
+
+/** The whole body; rejects when the client goes away first. */
+function readBody(incoming: http.IncomingMessage): Promise<Uint8Array<ArrayBuffer>> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    incoming.on("data", (chunk: Buffer) => chunks.push(chunk));
+    incoming.on("end", () => resolve(new Uint8Array(Buffer.concat(chunks))));
+    incoming.on("error", reject);
+    incoming.on("close", () => {
+      if (!incoming.complete) reject(new Error("the client closed the connection before the body was complete"));
+    });
   });
 }
 
