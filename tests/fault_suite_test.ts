@@ -101,6 +101,12 @@ Deno.test("fault: the watcher is SIGKILLed in the middle of an upload and restar
     const objects = keys.filter((k) => k.endsWith(".core.zst"));
     assert.equal(objects.length, 1, `exactly one object: ${keys.join(", ")}`);
     assert.ok(cleanup.includes(`key=${objects[0]}`), `the cleanup names the object's key: ${cleanup}`);
+    // The re-upload set and cleared its own mark; the interrupted upload is still kept for the next start.
+    const kept = [];
+    for await (const entry of Deno.readDir(`${root}/.coredog/cleanup`)) {
+      kept.push(JSON.parse(await Deno.readTextFile(`${root}/.coredog/cleanup/${entry.name}`)).key);
+    }
+    assert.deepEqual(kept, [objects[0]], "the failed cleanup is retried at the next start");
     table.add({
       scenario: "watcher SIGKILLed mid-upload (S3)",
       outcome: "uploaded once after restart; cleanup of the interrupted upload reported as failed",

@@ -33,17 +33,20 @@ export interface LedgerEntry {
 export class Ledger {
   #dir: string;
   #uploadingDir: string;
+  #cleanupDir: string;
 
-  /** Uses `<stateDir>/uploaded` and `<stateDir>/uploading`. */
+  /** Uses `<stateDir>/uploaded`, `<stateDir>/uploading` and `<stateDir>/cleanup`. */
   constructor(stateDir: string) {
     this.#dir = join(stateDir, "uploaded");
     this.#uploadingDir = join(stateDir, "uploading");
+    this.#cleanupDir = join(stateDir, "cleanup");
   }
 
   /** Creates the directories. */
   async init(): Promise<void> {
     await fs.promises.mkdir(this.#dir, { recursive: true, mode: 0o700 });
     await fs.promises.mkdir(this.#uploadingDir, { recursive: true, mode: 0o700 });
+    await fs.promises.mkdir(this.#cleanupDir, { recursive: true, mode: 0o700 });
   }
 
   /** The entry for core `id`, if it was uploaded before. */
@@ -80,25 +83,29 @@ export class Ledger {
     await fs.promises.rm(join(this.#uploadingDir, `${checkId(id)}.json`), { force: true });
   }
 
-  /** Uploads that were in progress when the watcher last stopped (or was killed). */
+  /**
+   * Uploads that were in progress when the watcher last stopped (or was
+   * killed), and interrupted uploads whose cleanup failed before.
+   */
   async listUploading(): Promise<{ id: string; key: string }[]> {
-    let names: string[];
-    try {
-      names = await fs.promises.readdir(this.#uploadingDir);
-    } catch {
-      return [];
-    }
-    const marks: { id: string; key: string }[] = [];
-    for (const name of names) {
-      if (!name.endsWith(".json")) continue;
-      try {
-        const mark = JSON.parse(await fs.promises.readFile(join(this.#uploadingDir, name), "utf8"));
-        if (typeof mark.id === "string" && typeof mark.key === "string") marks.push(mark);
-      } catch {
-        // A mark torn by a kill: its upload is retried from the file anyway.
-      }
-    }
-    return marks;
+    return [...await readMarks(this.#uploadingDir), ...await readMarks(this.#cleanupDir)];
+  }
+
+  /**
+   * Keeps the interrupted upload of core `id` to `key` for a cleanup at a
+   * later start. Apart from the upload mark, because uploading the core
+   * again sets and clears that mark while the interrupted upload is still
+   * in the store.
+   */
+  async keepForCleanup(id: string, key: string): Promise<void> {
+    await writeAtomically(join(this.#cleanupDir, `${checkId(id)}.json`), { id, key, keptAt: new Date().toISOString() });
+    await this.clearUploading(id);
+  }
+
+  /** Forgets the interrupted upload of core `id`: it was cleaned up (or cannot be). */
+  async clearCleanup(id: string): Promise<void> {
+    await this.clearUploading(id);
+    await fs.promises.rm(join(this.#cleanupDir, `${checkId(id)}.json`), { force: true });
   }
 
   /** Every entry, for pruning entries whose file has gone. */
@@ -115,6 +122,26 @@ export class Ledger {
   #file(id: string): string {
     return join(this.#dir, `${checkId(id)}.json`);
   }
+}
+
+async function readMarks(dir: string): Promise<{ id: string; key: string }[]> {
+  let names: string[];
+  try {
+    names = await fs.promises.readdir(dir);
+  } catch {
+    return [];
+  }
+  const marks: { id: string; key: string }[] = [];
+  for (const name of names) {
+    if (!name.endsWith(".json")) continue;
+    try {
+      const mark = JSON.parse(await fs.promises.readFile(join(dir, name), "utf8"));
+      if (typeof mark.id === "string" && typeof mark.key === "string") marks.push(mark);
+    } catch {
+      // A mark torn by a kill: its upload is retried from the file anyway.
+    }
+  }
+  return marks;
 }
 
 function checkId(id: string): string {

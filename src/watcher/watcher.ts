@@ -192,9 +192,10 @@ async function abortInterruptedUploads(ledger: Ledger, storage: Storage, logger:
           key: mark.key,
           error: (error as Error).message,
         });
+        await ledger.keepForCleanup(mark.id, mark.key);
         continue;
       }
     }
-    await ledger.clearUploading(mark.id);
+    await ledger.clearCleanup(mark.id);
   }
 }
