@@ -162,7 +162,7 @@ Deno.test("template: the crash variables render the site, frames, build-id and h
     renderTemplate("{crash.signature} {crash.site} {crash.buildid} [{crash.seen}]", record),
     "76b3a2e2b393fda7 server+0x1139 cf3607da [unknown]",
   );
-  assert.equal(renderTemplate("{crash.frames}", record), "server+0x1139 (crash_here) libc.so.6+0x2724a");
+  assert.equal(renderTemplate("{crash.frames}", record), "crash_here (server+0x1139) libc.so.6+0x2724a");
   assert.equal(framesText(record.crash.frames.slice(1)), "libc.so.6+0x2724a");
   assert.equal(renderTemplate("{crash.modules}", record), "server cf3607da, libc.so.6 no-build-id");
   record.sighting = { first: true, count: 1, pods: 1, nodes: 1, since: "2026-12-01T09:12:33.000Z" };

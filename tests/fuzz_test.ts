@@ -22,6 +22,7 @@ import {
   programHeaderRange,
 } from "../src/core/elf_core.ts";
 import { parseModuleHeaders } from "../src/core/elf_module.ts";
+import { functionAt, MAX_NAME_BYTES, parseSymbols } from "../src/core/elf_symbols.ts";
 import { unwindStack } from "../src/core/elf_stack.ts";
 import { REFUSED_PATHS } from "../src/core/injection_rules.ts";
 import { mutateAdmission } from "../src/core/pod_mutation.ts";
@@ -294,3 +295,57 @@ Deno.test("fuzz: module headers and stack words from random bytes are read insid
     assert.ok(unwound.frames.length >= 1 && unwound.frames.length <= 32);
   }
 });
+
+Deno.test({
+  name: "fuzz: symbol tables of damaged real binaries and random bytes are read inside the file, names bounded",
+  ignore: crasherSkipReason !== undefined,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "coredog-fuzz-symbols-" });
+    try {
+      const binary = await buildCrasher("null_deref.c", { dir, name: "server", framePointers: true });
+      const original = await Deno.readFile(binary.path);
+      const parsedOriginal = parseSymbols(original);
+      assert.ok(parsedOriginal.ok, "the undamaged binary has symbols");
+      const view = new DataView(original.buffer);
+      // Damage lands mostly on the section headers and the symbol and string tables they point at.
+      const shoff = Number(view.getBigUint64(40, true));
+      const hot = [0, shoff, shoff - 0x600, shoff - 0x300];
+      const random = seededRandom(7);
+      let named = 0;
+      for (let round = 0; round < 1500; round++) {
+        const bytes = round % 5 === 4 ? randomElf(random) : original.slice();
+        for (let i = 0, flips = 1 + Math.floor(random() * 16); i < flips && round % 5 !== 4; i++) {
+          const at = Math.max(0, pick(random, hot) + Math.floor(random() * 0x700));
+          if (at < bytes.length) bytes[at] = Math.floor(random() * 256);
+        }
+        const cut = random() < 0.2 ? bytes.subarray(0, Math.floor(random() * bytes.length)) : bytes;
+        const parsed = parseSymbols(cut);
+        if (!parsed.ok) continue;
+        for (const f of parsed.table.functions) {
+          assert.ok(new TextEncoder().encode(f.name).length <= MAX_NAME_BYTES * 3, "a name is bounded");
+          assert.ok(f.name.length > 0);
+        }
+        const name = functionAt(parsed.table, 0x1139);
+        if (name !== undefined) {
+          named++;
+          assert.ok(parsed.table.functions.some((f) => f.name === name), "a lookup only returns the table's names");
+        }
+      }
+      assert.ok(named > 100, `only ${named} damaged binaries still named an offset`);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+function randomElf(random: () => number): Uint8Array<ArrayBuffer> {
+  const bytes = new Uint8Array(64 + Math.floor(random() * 4096));
+  for (let i = 0; i < bytes.length; i++) bytes[i] = random() < 0.5 ? 0 : Math.floor(random() * 256);
+  bytes.set([0x7f, 0x45, 0x4c, 0x46, random() < 0.5 ? 1 : 2, 1, 1]);
+  // Section headers somewhere inside, with a plausible entry size.
+  const view = new DataView(bytes.buffer);
+  view.setUint16(58, random() < 0.5 ? 64 : 40, true);
+  view.setUint16(60, Math.floor(random() * 12), true);
+  view.setUint32(40, Math.floor(random() * bytes.length), true);
+  return bytes;
+}

@@ -199,6 +199,12 @@ export const WATCHER_KEYS: SectionSpec = {
     doc:
       "Empty directories of pods that the Kubernetes API says are gone are removed once this old; 0 keeps them. Needs the API (never guessed).",
   },
+  DebuginfodURLs: {
+    type: { kind: "string" },
+    default: "",
+    doc:
+      "debuginfod servers, space-separated as in `DEBUGINFOD_URLS`, asked by build-id for symbols that name the frames (`{crash.frames}`); empty: frames stay `module+0xoffset`.",
+  },
 };
 
 /** Top-level keys other than the sections. */

@@ -134,14 +134,39 @@ export function signatureOf(executable: string | undefined, signal: string | und
   return createHash("sha256").update(text).digest("hex").slice(0, SIGNATURE_HEX);
 }
 
-/** `server+0x1139`, or `server+0x1139 (crash_here)` with a function name. */
+/** `server+0x1139`: the frame's module and offset, never its function name (the signature hashes this). */
 export function frameText(frame: CrashFrame): string {
   return `${frame.module}+0x${frame.offset.toString(16)}`;
 }
 
-/** The frames on one line: `server+0x1139 server+0x1148 libc.so.6+0x2724a`, with function names when known. */
+/**
+ * The frames on one line: `server+0x1139 server+0x1148 libc.so.6+0x2724a`,
+ * or `crash_here (server+0x1139) middle (server+0x1148) ...` where function
+ * names are known.
+ */
 export function framesText(frames: CrashFrame[]): string {
-  return frames.map((f) => f.function ? `${frameText(f)} (${f.function})` : frameText(f)).join(" ");
+  return frames.map((f) => f.function ? `${f.function} (${frameText(f)})` : frameText(f)).join(" ");
+}
+
+/**
+ * `site` with the function names `nameOf` finds for its frames, by the
+ * module's build-id. A return address points after its call, which may be
+ * the first byte of the next function when the call was the caller's last
+ * instruction (a call to `abort`), so frames other than the program counter
+ * are looked up one byte earlier, as gdb does. The signature is unchanged.
+ */
+export function withFunctionNames(
+  site: CrashSite,
+  nameOf: (buildId: string, offset: number) => string | undefined,
+): CrashSite {
+  const buildIds = new Map(site.modules.map((m) => [m.name, m.buildId]));
+  const frames = site.frames.map((frame) => {
+    const buildId = buildIds.get(frame.module);
+    if (!buildId || frame.module === "?") return frame;
+    const name = nameOf(buildId, frame.how === "pc" ? frame.offset : frame.offset - 1);
+    return name ? { ...frame, function: name } : frame;
+  });
+  return { ...site, frames };
 }
 
 function baseName(path: string): string {

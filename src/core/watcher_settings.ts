@@ -31,6 +31,8 @@ export interface WatcherSettings {
   maxCoresPerContainerPerHour: number;
   /** Age after which empty directories of gone pods are removed, ms; 0 keeps them. */
   podDirGraceMs: number;
+  /** debuginfod servers asked for symbols, in order (`DebuginfodURLs`); empty: none. */
+  debuginfodUrls: string[];
 }
 
 /** Watcher settings from the checked `Watcher` values; `corefileDir` gives the default state directory. */
@@ -61,6 +63,14 @@ export function buildWatcher(
       'Watcher.MaxCoreSize must be a size such as 8Gi, not a share of the file system, or "0" for no limit',
     );
   }
+  const debuginfodUrls = String(values.DebuginfodURLs).split(/\s+/).filter((url) => url !== "");
+  for (const url of debuginfodUrls) {
+    if (!/^https?:\/\/[^\s/,]+(\/[^\s,]*)?$/.test(url)) {
+      problems.push(
+        `Watcher.DebuginfodURLs entry "${url}" is not an http(s) URL; separate URLs with spaces, e.g. https://debuginfod.debian.net`,
+      );
+    }
+  }
   const stateDir = String(values.StateDir) || `${trimTrailingSlash(corefileDir)}/.coredog`;
   if (!stateDir.startsWith("/")) problems.push(`Watcher.StateDir "${stateDir}" must be an absolute path`);
   return {
@@ -79,5 +89,6 @@ export function buildWatcher(
     maxCoreBytes: sizes.MaxCoreSize?.kind === "bytes" ? sizes.MaxCoreSize.bytes : undefined,
     maxCoresPerContainerPerHour: Number(values.MaxCoresPerContainerPerHour),
     podDirGraceMs: Number(values.PodDirGraceMinutes) * 60_000,
+    debuginfodUrls: debuginfodUrls.map((url) => url.replace(/\/+$/, "")),
   };
 }

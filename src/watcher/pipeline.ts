@@ -27,6 +27,7 @@ import type { Logger } from "../log.ts";
 import type { Storage } from "../storage/mod.ts";
 import { VERSION } from "../version.ts";
 import { type CoreFileFacts, readCoreFacts } from "./core_facts_reader.ts";
+import type { DebuginfodClient } from "./debuginfod_client.ts";
 import type { Ledger, LedgerEntry } from "./ledger.ts";
 import type { NotifyTracker } from "./notify_tracker.ts";
 import { openSafely, removeIfSame } from "./safe_file.ts";
@@ -46,6 +47,8 @@ export interface PipelineDeps {
   kube?: KubeClient;
   /** The node's pod cache (live pods, tombstones, GET for the rest); `kube.getPod` without it. */
   pods?: Pick<KubeClient, "getPod">;
+  /** Names the frames from debuginfod (`Watcher.DebuginfodURLs`); absent: frames stay `module+0xoffset`. */
+  symbols?: Pick<DebuginfodClient, "nameFrames">;
   logger: Logger;
   metrics: WatcherMetrics;
   node: { name: string; ip: string };
@@ -284,7 +287,6 @@ async function store(
     compression,
     level: config.storage.compressionLevel,
     onRead: (bytes) => metrics.bytesRead.inc({}, bytes),
-    source: { path: file.path, dev: file.dev, ino: file.ino, size: file.size },
   });
   const storedSize = await deps.storage.size(keys.core);
   if (storedSize !== result.storedBytes) {
@@ -318,6 +320,7 @@ async function store(
     },
     deletedLocal: false,
   };
+  if (deps.symbols && record.crash) record.crash = await deps.symbols.nameFrames(record.crash);
   record.sighting = await sightSignature(record, deps);
   await deps.storage.putJson(keys.metadata, metadataOf(record));
   const entry: LedgerEntry = {

@@ -17,6 +17,7 @@ import { CleanupUnsupportedError, type Storage } from "../storage/mod.ts";
 import { DirHygiene } from "./dir_hygiene.ts";
 import { Discovery } from "./discovery.ts";
 import { DiskGuard } from "./disk_guard.ts";
+import { DebuginfodClient } from "./debuginfod_client.ts";
 import { Ledger } from "./ledger.ts";
 import { NotifyTracker } from "./notify_tracker.ts";
 import { type PipelineDeps, processCore } from "./pipeline.ts";
@@ -84,6 +85,9 @@ export async function startWatcher(options: WatcherOptions): Promise<Watcher> {
     cap: new ContainerCap(config.watcher.maxCoresPerContainerPerHour),
     kube: options.kube,
     pods,
+    symbols: config.watcher.debuginfodUrls.length > 0
+      ? new DebuginfodClient(config.watcher.debuginfodUrls, { logger })
+      : undefined,
     logger,
     metrics,
     node: options.node,
