@@ -15,52 +15,18 @@
 
 import * as k8s from "@kubernetes/client-node";
 import type { PodObject } from "../core/pod_facts.ts";
+import {
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  isConflict,
+  KubeApiError,
+  type MutatingWebhook,
+  type MutatingWebhookConfigurationObject,
+  type SecretObject,
+} from "./api_objects.ts";
 import { type KubeConnection, tokenFileConnection } from "./kube_config.ts";
 
-/** The parts of a v1 Secret that CoreDog reads and writes. */
-export interface SecretObject {
-  apiVersion?: string;
-  kind?: string;
-  metadata: { name: string; namespace?: string; resourceVersion?: string; [key: string]: unknown };
-  type?: string;
-  /** Values are base64, as the API sends them. */
-  data?: Record<string, string>;
-  [key: string]: unknown;
-}
-
-/** One webhook of a MutatingWebhookConfiguration, as far as CoreDog looks. */
-export interface MutatingWebhook {
-  name: string;
-  clientConfig?: { caBundle?: string; service?: Record<string, unknown>; url?: string };
-  [key: string]: unknown;
-}
-
-/** The parts of an admissionregistration.k8s.io/v1 MutatingWebhookConfiguration that CoreDog reads. */
-export interface MutatingWebhookConfigurationObject {
-  metadata: { name: string; resourceVersion?: string; [key: string]: unknown };
-  webhooks?: MutatingWebhook[];
-  [key: string]: unknown;
-}
-
-/** An answer of the API server that is not a success; `reason` is the Status reason, e.g. `Conflict`. */
-export class KubeApiError extends Error {
-  /** HTTP status, e.g. 409. */
-  readonly status: number;
-  /** The Status object's `reason`, e.g. `Conflict`, `Forbidden`, `NotFound`; empty when the body was no Status. */
-  readonly reason: string;
-
-  constructor(message: string, status: number, reason: string) {
-    super(message);
-    this.name = "KubeApiError";
-    this.status = status;
-    this.reason = reason;
-  }
-}
-
-/** True for the 409 the API answers when a write carried an outdated `resourceVersion`. */
-export function isConflict(error: unknown): boolean {
-  return error instanceof KubeApiError && error.status === 409;
-}
+export { DEFAULT_REQUEST_TIMEOUT_MS, isConflict, KubeApiError };
+export type { MutatingWebhook, MutatingWebhookConfigurationObject, SecretObject };
 
 /**
  * A connection with a bearer token file and a CA file, without a
@@ -76,8 +42,35 @@ export interface KubeClientOptions {
   timeoutMs?: number;
 }
 
-/** The longest wait for one answer of the API server (not for a watch), ms. */
-export const DEFAULT_REQUEST_TIMEOUT_MS = 5000;
+/** Options of {@linkcode KubeClient.podListWatch}. */
+export interface PodListWatchOptions {
+  /**
+   * Waits before a watch reconnects (client-node's backoff). client-node
+   * reconnects after this wait even when the ListWatch was stopped during
+   * it; a wait that never ends once its owner stopped prevents that.
+   */
+  delayFn?: (ms: number) => Promise<void>;
+}
+
+/**
+ * client-node's Watch, with a failure before the request (an unreadable
+ * token or CA file, e.g. during a rotation) reported to `done` like any
+ * other failure. client-node throws it instead, and as the ListWatch
+ * reconnects from a callback nobody awaits, that throw would be an
+ * unhandled rejection that ends the process.
+ */
+class ReportingWatch extends k8s.Watch {
+  override async watch(
+    ...args: Parameters<k8s.Watch["watch"]>
+  ): Promise<AbortController> {
+    try {
+      return await super.watch(...args);
+    } catch (error) {
+      args[3](error);
+      return new AbortController();
+    }
+  }
+}
 
 /** Talks to the API server. */
 export class KubeClient {
@@ -114,7 +107,7 @@ export class KubeClient {
    * namespaces (client-node's informer): not started; the caller starts it
    * and restarts it after an error. Its objects are as the API sent them.
    */
-  podListWatch(fieldSelector: string): k8s.ListWatch<k8s.V1Pod> {
+  podListWatch(fieldSelector: string, options: PodListWatchOptions = {}): k8s.ListWatch<k8s.V1Pod> {
     const list = () =>
       this.#call(
         `list pods (${fieldSelector})`,
@@ -122,11 +115,12 @@ export class KubeClient {
       );
     return new k8s.ListWatch<k8s.V1Pod>(
       "/api/v1/pods",
-      new k8s.Watch(this.connection.config),
+      new ReportingWatch(this.connection.config),
       list,
       false,
       undefined,
       fieldSelector,
+      options.delayFn ? { delayFn: options.delayFn } : undefined,
     );
   }
 

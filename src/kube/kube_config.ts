@@ -18,12 +18,13 @@
  */
 
 import fs from "node:fs";
-import { dirname, isAbsolute, join, resolve } from "node:path";
+import { dirname, isAbsolute, join } from "node:path";
 import * as k8s from "@kubernetes/client-node";
 import { parse as parseYaml } from "yaml";
+import { findKubeSource, type KubeSource, type LoadKubeConnectionOptions, SERVICE_ACCOUNT_DIR } from "./kube_source.ts";
 
-/** Where the service account's files are mounted in a pod. */
-export const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
+export { SERVICE_ACCOUNT_DIR };
+export type { LoadKubeConnectionOptions };
 
 /** The provider name under which a user's token file is read by {@linkcode TokenFileAuthenticator}. */
 const TOKEN_FILE_PROVIDER = "coredog-token-file";
@@ -41,16 +42,6 @@ export interface KubeConnection {
   inCluster: boolean;
 }
 
-/** Options of {@linkcode loadKubeConnection}. */
-export interface LoadKubeConnectionOptions {
-  /** An explicit kubeconfig file (`--kubeconfig`); wins over everything else. */
-  kubeconfig?: string;
-  /** The environment; `Deno.env.get` by default. */
-  env?: (name: string) => string | undefined;
-  /** Prefixed to the service account's standard mount; "" by default (tests point it elsewhere). */
-  inClusterRoot?: string;
-}
-
 /**
  * The connection to use, or undefined when there is none: no
  * `--kubeconfig`, no `KUBECONFIG`, not in a pod, no `~/.kube/config`.
@@ -59,16 +50,18 @@ export interface LoadKubeConnectionOptions {
  * or has no current context, naming the file and the fix.
  */
 export function loadKubeConnection(options: LoadKubeConnectionOptions = {}): KubeConnection | undefined {
-  const env = options.env ?? ((name: string) => Deno.env.get(name));
-  if (options.kubeconfig) return fromKubeconfigFiles([resolve(options.kubeconfig)], "--kubeconfig");
-  const listed = (env("KUBECONFIG") ?? "").split(":").filter((file) => file);
-  if (listed.length > 0) return fromKubeconfigFiles(listed.map((file) => resolve(file)), "KUBECONFIG");
-  const root = options.inClusterRoot ?? "";
-  if (env("KUBERNETES_SERVICE_HOST") && fileExists(`${root}${SERVICE_ACCOUNT_DIR}/token`)) return inCluster(env, root);
-  const home = env("HOME");
-  const homeConfig = home ? join(home, ".kube", "config") : "";
-  if (homeConfig && fileExists(homeConfig)) return fromKubeconfigFiles([homeConfig], "~/.kube/config");
-  return undefined;
+  const source = findKubeSource(options);
+  return source ? connectionOf(source) : undefined;
+}
+
+/**
+ * The connection of a source that {@linkcode findKubeSource} found.
+ *
+ * @throws {Error} as {@linkcode loadKubeConnection}.
+ */
+export function connectionOf(source: KubeSource): KubeConnection {
+  if (source.kind === "in-cluster") return inCluster(source.env, source.root);
+  return fromKubeconfigFiles(source.files, source.origin);
 }
 
 /** The service account's namespace when running in a pod, else undefined. */
@@ -264,13 +257,4 @@ function replaceCluster(config: k8s.KubeConfig, cluster: k8s.Cluster): void {
     currentContext: config.currentContext,
     users: config.users,
   });
-}
-
-function fileExists(path: string): boolean {
-  try {
-    fs.accessSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }

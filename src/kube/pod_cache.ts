@@ -19,7 +19,8 @@
 import type { V1Pod } from "@kubernetes/client-node";
 import type { PodObject } from "../core/pod_facts.ts";
 import type { Logger } from "../log.ts";
-import { DEFAULT_REQUEST_TIMEOUT_MS, type KubeClient } from "./client.ts";
+import { DEFAULT_REQUEST_TIMEOUT_MS } from "./api_objects.ts";
+import type { KubeClient } from "./client.ts";
 
 /** How long a deleted pod is remembered by default, ms (15 minutes). */
 export const DEFAULT_TOMBSTONE_MS = 15 * 60_000;
@@ -64,6 +65,7 @@ export class PodCache {
   #restartMs = RESTART_MIN_MS;
   #restartTimer: ReturnType<typeof setTimeout> | undefined;
   #syncWaiters: (() => void)[] = [];
+  #reconnectTimers = new Set<ReturnType<typeof setTimeout>>();
   /** Counts for tests and logs. */
   readonly stats = { cache: 0, tombstone: 0, api: 0, restarts: 0 };
 
@@ -73,7 +75,9 @@ export class PodCache {
     this.#tombstoneMs = options.tombstoneMs ?? DEFAULT_TOMBSTONE_MS;
     this.#timeoutMs = options.lookupTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     this.#now = options.now ?? Date.now;
-    this.#informer = client.podListWatch(`spec.nodeName=${options.nodeName}`);
+    this.#informer = client.podListWatch(`spec.nodeName=${options.nodeName}`, {
+      delayFn: (ms) => this.#reconnectDelay(ms),
+    });
     this.#informer.on("add", (pod) => this.#tombstones.delete(keyOf(pod)));
     this.#informer.on("delete", (pod) => this.#bury(pod));
     this.#informer.on(
@@ -140,6 +144,8 @@ export class PodCache {
   async stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#restartTimer);
+    for (const timer of this.#reconnectTimers) clearTimeout(timer);
+    this.#reconnectTimers.clear();
     await this.#informer.stop();
     for (const wake of this.#syncWaiters.splice(0)) wake();
   }
@@ -151,6 +157,17 @@ export class PodCache {
       // "error" and left no resourceVersion.
       if (this.#informer.latestResourceVersion()) this.#markSynced();
     }, (error) => this.#failed(error));
+  }
+
+  /** client-node's wait before a watch reconnects; never ends once stopped, so that a stopped cache stays stopped. */
+  #reconnectDelay(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#reconnectTimers.delete(timer);
+        if (!this.#stopped) resolve();
+      }, ms);
+      this.#reconnectTimers.add(timer);
+    });
   }
 
   #markSynced(): void {

@@ -12,8 +12,7 @@
 
 import { ConfigError, type CoredogConfig } from "../core/config.ts";
 import { DEFAULT_CONFIG_PATH, loadConfigFile } from "../config_file.ts";
-import { KubeClient } from "../kube/client.ts";
-import { type KubeConnection, loadKubeConnection } from "../kube/kube_config.ts";
+import { openKubeClient } from "../kube/connect.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { nodeIdentity } from "../node_identity.ts";
 import { createChannels } from "../notify/mod.ts";
@@ -41,8 +40,8 @@ export async function runWatcher(
   const env = (name: string) => Deno.env.get(name);
   const storage = createStorage(config.storage);
   const channels = createChannels(config.channels);
-  const kube: KubeConnection | undefined = config.watcher.kubernetes === "auto"
-    ? loadKubeConnection({ kubeconfig: options.kubeconfig, env })
+  const kube = config.watcher.kubernetes === "auto"
+    ? await openKubeClient({ kubeconfig: options.kubeconfig, env })
     : undefined;
   const node = nodeIdentity(env);
   logger.info("coredog watcher starting", {
@@ -52,7 +51,7 @@ export async function runWatcher(
     delete_local: config.storage.deleteLocalCorefile,
     compression: config.storage.compression,
     channels: channels.map((c) => c.notifier.name).join(",") || "none",
-    kubernetes: kube ? `${kube.server} via ${kube.source}` : "off",
+    kubernetes: kube ? `${kube.connection.server} via ${kube.connection.source}` : "off",
     node: node.name,
   });
   if (channels.length === 0) logger.warn("no NoticeChannel configured; crashes are only logged");
@@ -84,7 +83,7 @@ export async function runWatcher(
     logger,
     node,
     metrics,
-    kube: kube ? new KubeClient(kube) : undefined,
+    kube,
   });
   isReady = () => watcher.ready();
   await new Promise<void>((resolve) => {

@@ -12,8 +12,7 @@
 
 import { ConfigError } from "../core/config.ts";
 import { loadConfigFile } from "../config_file.ts";
-import { KubeClient } from "../kube/client.ts";
-import { loadKubeConnection } from "../kube/kube_config.ts";
+import { openKubeClient } from "../kube/connect.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { VERSION } from "../version.ts";
 import { parseWebhookFlags, type WebhookFlags, webhookUsage } from "./flags.ts";
@@ -60,7 +59,7 @@ export async function runWebhook(flags: WebhookFlags, options: RunWebhookOptions
   let selfManaged: SelfManagedTls | undefined;
   if (selfManagedMode) {
     try {
-      selfManaged = startTlsManagement(flags, options, server);
+      selfManaged = await startTlsManagement(flags, options, server);
     } catch (error) {
       logger.error("cannot manage the webhook's TLS", { error: (error as Error).message });
       await server.shutdown();
@@ -99,14 +98,19 @@ export async function runWebhook(flags: WebhookFlags, options: RunWebhookOptions
  *
  * @throws {Error} with no way to the API (no kubeconfig, no service account), or without a namespace.
  */
-function startTlsManagement(flags: WebhookFlags, options: RunWebhookOptions, server: WebhookServer): SelfManagedTls {
-  const kube = loadKubeConnection({ kubeconfig: flags.kubeconfig || undefined });
-  if (!kube) {
+async function startTlsManagement(
+  flags: WebhookFlags,
+  options: RunWebhookOptions,
+  server: WebhookServer,
+): Promise<SelfManagedTls> {
+  const client = await openKubeClient({ kubeconfig: flags.kubeconfig || undefined });
+  if (!client) {
     throw new Error(
       "--tls-mode self-managed needs the Kubernetes API: run in a cluster with a service account token, " +
         "give --kubeconfig (or KUBECONFIG), or use --tls-mode files with a certificate",
     );
   }
+  const kube = client.connection;
   // The context's namespace is a kubeconfig's choice for kubectl, not where this webhook's Secret is:
   // outside a pod, --namespace says it.
   const namespace = flags.namespace || (kube.inCluster ? kube.namespace : undefined);
@@ -117,7 +121,7 @@ function startTlsManagement(flags: WebhookFlags, options: RunWebhookOptions, ser
     configuration: flags.webhookConfiguration,
     kubernetes: `${kube.server} via ${kube.source}`,
   });
-  return startSelfManagedTls(new KubeClient(kube), {
+  return startSelfManagedTls(client, {
     namespace,
     secretName: flags.tlsSecret,
     serviceName: flags.service,

@@ -20,7 +20,7 @@
  */
 
 import { retryDelayMs } from "../core/backoff.ts";
-import { isConflict, type MutatingWebhookConfigurationObject, type SecretObject } from "../kube/client.ts";
+import { isConflict, type MutatingWebhookConfigurationObject, type SecretObject } from "../kube/api_objects.ts";
 import type { Logger } from "../log.ts";
 import {
   base64,
