@@ -11,13 +11,13 @@ import { startFakeKubeApi } from "./support/fake_kube_api.ts";
 
 const POD = JSON.parse(await Deno.readTextFile(new URL("./fixtures/kube/pod_web.json", import.meta.url)));
 
-async function setup(pods: Record<string, unknown>) {
+async function setup(pods: Record<string, unknown>, watcherYaml: string[] = []) {
   const dir = await Deno.makeTempDir({ prefix: "coredog-kube-" });
   const api = await startFakeKubeApi(pods);
   await Deno.writeTextFile(`${dir}/ca.crt`, api.caPem);
   await Deno.writeTextFile(`${dir}/token`, "token-one");
   const kube = new KubeClient({ apiUrl: api.url, tokenPath: `${dir}/token`, caPath: `${dir}/ca.crt`, timeoutMs: 2000 });
-  const test = await startTestWatcher({ root: `${dir}/dumps`, localDir: `${dir}/bucket`, kube });
+  const test = await startTestWatcher({ root: `${dir}/dumps`, localDir: `${dir}/bucket`, kube, watcherYaml });
   return { dir, api, test };
 }
 
@@ -161,6 +161,24 @@ Deno.test("a pod deleted before its core is processed is attributed from its tom
     const late = await coreOf(dir, test, "web-late");
     assert.equal(late.pod.uid, "uid-web-late");
     assert.equal(podGets(api), 0, "both answered by the cache, no GET");
+  } finally {
+    await test.stop();
+    await api.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("Watcher.PodTombstoneMinutes: 0 forgets a deleted pod at once, so its late core is asked for and unattributed", async () => {
+  const { dir, api, test } = await setup({ "team-a/job-abc12": podOnThisNode("job-abc12") }, [
+    "PodTombstoneMinutes: 0",
+  ]);
+  try {
+    await waitFor("the pod watch", () => api.requests.some((r) => r.verb === "watch"));
+    api.deletePod("team-a", "job-abc12");
+    await new Promise((r) => setTimeout(r, 300));
+    const gone = await coreOf(dir, test, "job-abc12");
+    assert.equal(gone.pod.uid, undefined, "no tombstone kept");
+    assert.equal(podGets(api), 1, "the cache did not know it, so it was asked for");
   } finally {
     await test.stop();
     await api.close();

@@ -199,6 +199,12 @@ export const WATCHER_KEYS: SectionSpec = {
     doc:
       "Empty directories of pods that the Kubernetes API says are gone are removed once this old; 0 keeps them. Needs the API (never guessed).",
   },
+  PodTombstoneMinutes: {
+    type: { kind: "int", min: 0, max: 1440 },
+    default: 15,
+    doc:
+      "How long the pod cache keeps a deleted pod, so that a core processed after its pod is gone (a Job pod removed by `ttlSecondsAfterFinished: 0`, a rollout, an eviction) still gets uid, image, owner, labels; 0 keeps none. Needs the API.",
+  },
   DebuginfodURLs: {
     type: { kind: "string" },
     default: "",

@@ -33,6 +33,8 @@ export interface WatcherSettings {
   podDirGraceMs: number;
   /** debuginfod servers asked for symbols, in order (`DebuginfodURLs`); empty: none. */
   debuginfodUrls: string[];
+  /** How long the pod cache keeps a deleted pod, ms. */
+  podTombstoneMs: number;
 }
 
 /** Watcher settings from the checked `Watcher` values; `corefileDir` gives the default state directory. */
@@ -90,5 +92,6 @@ export function buildWatcher(
     maxCoresPerContainerPerHour: Number(values.MaxCoresPerContainerPerHour),
     podDirGraceMs: Number(values.PodDirGraceMinutes) * 60_000,
     debuginfodUrls: debuginfodUrls.map((url) => url.replace(/\/+$/, "")),
+    podTombstoneMs: Number(values.PodTombstoneMinutes) * 60_000,
   };
 }

@@ -34,8 +34,6 @@ export interface WatcherOptions {
   channels: Channel[];
   logger: Logger;
   kube?: KubeClient;
-  /** How long the pod cache keeps a deleted pod, ms; 15 minutes by default. */
-  podTombstoneMs?: number;
   node: { name: string; ip: string };
   /** Metrics to fill; a fresh set by default. */
   metrics?: WatcherMetrics;
@@ -74,7 +72,7 @@ export async function startWatcher(options: WatcherOptions): Promise<Watcher> {
   const notifications = new NotifyTracker(dispatcher, { ledger, logger });
   // Started before the first scan, so that cores found then are attributed from the cache once it syncs.
   const pods = options.kube
-    ? new PodCache(options.kube, { nodeName: options.node.name, tombstoneMs: options.podTombstoneMs, logger })
+    ? new PodCache(options.kube, { nodeName: options.node.name, tombstoneMs: config.watcher.podTombstoneMs, logger })
     : undefined;
   pods?.start();
   const deps: PipelineDeps = {
