@@ -7,6 +7,7 @@
 
 import { join } from "node:path";
 import { buildCore } from "./elf_builder.ts";
+import type { KubeClient } from "../../src/kube/client.ts";
 import { startTestWatcher, testConfigYaml, type TestWatcher, waitFor } from "./harness.ts";
 import { makeRealCore } from "./real_core.ts";
 import { type S3Server, startS3Server } from "./s3_server.ts";
@@ -45,7 +46,7 @@ export const LAYOUT = {
  * from now, plus one real core (crashed now, a minute after the newest planted one,
  * so it lists first), and waits until the watcher stored them all.
  */
-export async function fillCliBucket(count: number): Promise<CliBucket> {
+export async function fillCliBucket(count: number, options: { kube?: KubeClient } = {}): Promise<CliBucket> {
   const dir = await Deno.makeTempDir({ prefix: "coredog-cli-" });
   const root = join(dir, "dumps");
   const staging = join(dir, "staging");
@@ -53,7 +54,8 @@ export async function fillCliBucket(count: number): Promise<CliBucket> {
   const s3 = await startS3Server(dir);
   let watcher: TestWatcher | undefined;
   try {
-    const options = {
+    const watcherOptions = {
+      kube: options.kube,
       root,
       s3Endpoint: s3.endpoint,
       storageYaml: ["DeleteLocalCorefile: true"],
@@ -68,9 +70,9 @@ export async function fillCliBucket(count: number): Promise<CliBucket> {
       }
     }
     await Deno.mkdir(join(root, "team-a", "crashy-5f7b9-qwert", "app"), { recursive: true });
-    watcher = await startTestWatcher(options);
+    watcher = await startTestWatcher(watcherOptions);
     const configPath = join(dir, "coredog.yaml");
-    await Deno.writeTextFile(configPath, testConfigYaml(options));
+    await Deno.writeTextFile(configPath, testConfigYaml(watcherOptions));
     const now = Date.now();
     const planted: PlantedCore[] = [];
     for (let i = 0; i < count; i++) {

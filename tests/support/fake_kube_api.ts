@@ -11,6 +11,9 @@
  *   would, `closeWatches` ends every watch as a server does after its
  *   timeout, `compact` forgets history so a resumed watch gets the API's
  *   410 Expired ERROR event and must relist;
+ * - pods in a namespace: POST creates (409 AlreadyExists when the name is
+ *   taken), DELETE removes (404 when missing), as `coredog debug` does;
+ * - configmaps: GET from `configMaps`;
  * - events: POST answers 201 with the object;
  * - secrets: GET and PUT, where a PUT carrying an outdated
  *   `metadata.resourceVersion` gets 409 Conflict, data must be base64, and
@@ -38,6 +41,8 @@ export interface RequestAttributes {
 export interface FakeKubeApiOptions {
   /** Secrets keyed `namespace/name`. */
   secrets?: Record<string, unknown>;
+  /** ConfigMaps keyed `namespace/name`. */
+  configMaps?: Record<string, unknown>;
   /** MutatingWebhookConfigurations keyed by name. */
   mutatingWebhookConfigurations?: Record<string, unknown>;
   /** RBAC: false answers 403. Everything is allowed by default. */
@@ -186,10 +191,34 @@ export async function startFakeKubeApi(
     const { verb, resource, namespace, name } = attributes;
     // Bodies are read before the stored object, so that the check of the resourceVersion and the write
     // happen with no await in between, as one step, like etcd's compare-and-swap.
-    const body = request.body ? await request.json() as KubeObject : undefined;
+    // client-node sends DELETE with an empty body.
+    const text = request.body ? await request.text() : "";
+    const body = text ? JSON.parse(text) as KubeObject : undefined;
     if (resource === "pods" && (verb === "list" || verb === "watch") && !namespace) return servePodCollection(request);
     if (resource === "pods" && verb === "get") {
       const object = podStore.get(`${namespace}/${name}`);
+      return object ? Response.json(object) : notFound(attributes);
+    }
+    if (resource === "pods" && verb === "create" && body && namespace) {
+      const key = `${namespace}/${body.metadata?.name}`;
+      if (podStore.has(key)) {
+        return status(409, "AlreadyExists", `pods "${body.metadata.name}" already exists`, attributes);
+      }
+      const object = { ...body, metadata: { ...body.metadata, namespace, uid: crypto.randomUUID() } } as KubeObject;
+      object.metadata.resourceVersion = nextVersion();
+      podStore.set(key, object);
+      podChanged("ADDED", object);
+      return Response.json(object, { status: 201 });
+    }
+    if (resource === "pods" && verb === "delete") {
+      const object = podStore.get(`${namespace}/${name}`);
+      if (!object) return notFound(attributes);
+      podStore.delete(`${namespace}/${name}`);
+      podChanged("DELETED", { ...object, metadata: { ...object.metadata, resourceVersion: nextVersion() } });
+      return Response.json(object);
+    }
+    if (resource === "configmaps" && verb === "get") {
+      const object = options.configMaps?.[`${namespace}/${name}`];
       return object ? Response.json(object) : notFound(attributes);
     }
     if (resource === "events" && verb === "create" && body) {
