@@ -161,6 +161,13 @@ Deno.test("a pod deleted before its core is processed is attributed from its tom
     const late = await coreOf(dir, test, "web-late");
     assert.equal(late.pod.uid, "uid-web-late");
     assert.equal(podGets(api), 0, "both answered by the cache, no GET");
+    const lookups = test.watcher.metrics.podLookups;
+    assert.deepEqual(
+      [lookups.get({ source: "tombstone" }), lookups.get({ source: "cache" })],
+      [1, 1],
+      "the metric says so",
+    );
+    assert.equal(lookups.get({ source: "api" }), 0);
   } finally {
     await test.stop();
     await api.close();

@@ -40,6 +40,8 @@ export interface PodCacheOptions {
   lookupTimeoutMs?: number;
   /** The clock; `Date.now` by default. */
   now?(): number;
+  /** Called for each lookup with where its answer came from (for a metric). */
+  onLookup?(source: PodSource): void;
 }
 
 /** Where a looked-up pod came from. */
@@ -117,14 +119,17 @@ export class PodCache {
     const live = this.#informer.get(name, namespace);
     if (live) {
       this.stats.cache++;
+      this.#options.onLookup?.("cache");
       return { pod: plain(live), source: "cache" };
     }
     const tombstone = this.#tombstones.get(key);
     if (tombstone && tombstone.until > this.#now()) {
       this.stats.tombstone++;
+      this.#options.onLookup?.("tombstone");
       return { pod: tombstone.pod, source: "tombstone" };
     }
     this.stats.api++;
+    this.#options.onLookup?.("api");
     const remaining = Math.max(1, deadline - this.#now());
     let timer: ReturnType<typeof setTimeout> | undefined;
     const late = new Promise<never>((_, reject) => {

@@ -72,7 +72,12 @@ export async function startWatcher(options: WatcherOptions): Promise<Watcher> {
   const notifications = new NotifyTracker(dispatcher, { ledger, logger });
   // Started before the first scan, so that cores found then are attributed from the cache once it syncs.
   const pods = options.kube
-    ? new PodCache(options.kube, { nodeName: options.node.name, tombstoneMs: config.watcher.podTombstoneMs, logger })
+    ? new PodCache(options.kube, {
+      nodeName: options.node.name,
+      tombstoneMs: config.watcher.podTombstoneMs,
+      logger,
+      onLookup: (source) => metrics.podLookups.inc({ source }),
+    })
     : undefined;
   pods?.start();
   const deps: PipelineDeps = {

@@ -17,6 +17,8 @@ export interface WatcherMetrics {
   bytesStored: Counter;
   refused: Counter;
   unattributed: Counter;
+  /** Pod lookups for enrichment, by `source`: `cache`, `tombstone` (a deleted pod) or `api` (a GET). */
+  podLookups: Counter;
   truncated: Counter;
   notStored: Counter;
   evicted: Counter;
@@ -43,6 +45,7 @@ export function createWatcherMetrics(): WatcherMetrics {
       "Files refused (symlinks, FIFOs, hard links...) by reason",
     ),
     unattributed: registry.counter("coredog_unattributed_cores_total", "Cores found without a known pod"),
+    podLookups: registry.counter("coredog_pod_lookups_total", "Pod lookups by source: cache, tombstone or api (a GET)"),
     truncated: registry.counter(
       "coredog_truncated_cores_total",
       "Cores found shorter than their headers promise",
