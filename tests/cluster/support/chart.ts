@@ -75,6 +75,8 @@ export async function removeRelease(namespaces: string[], extra: string[][] = []
     "--ignore-not-found",
   ]);
   for (const namespace of namespaces) {
+    // A pod bound to a Node waits for its kubelet to confirm the deletion; there is none.
+    await kubectl(["delete", "pods", "--all", "-n", namespace, "--force", "--grace-period=0", "--ignore-not-found"]);
     await kubectl(["delete", "namespace", namespace, "--ignore-not-found", "--wait=true", "--timeout=60s"]);
   }
   await kubectl(["delete", "node", NODE_NAME, "--ignore-not-found"]);

@@ -30,6 +30,8 @@ export interface WebhookRoleOptions {
   healthPort: number;
   /** The configuration file's text: what the chart's ConfigMap coredog-webhook holds. */
   configText: string;
+  /** The HTTPS port; {@linkcode WEBHOOK_PORT} when not given. */
+  port?: number;
 }
 
 /** Starts the webhook in self-managed TLS mode, serving the test host address. */
@@ -50,7 +52,7 @@ export async function startWebhookRole(options: WebhookRoleOptions): Promise<Rol
     "--host",
     tier.testHostAddress,
     "--port",
-    String(WEBHOOK_PORT),
+    String(options.port ?? WEBHOOK_PORT),
     "--health-port",
     String(options.healthPort),
     "--shutdown-delay",
