@@ -2,7 +2,7 @@
  * The Kubernetes API calls of the `coredog` command, made with the user's
  * own kubeconfig (so with the user's RBAC, not the chart's): read
  * ConfigMap `coredog` and the credentials Secret for `--from-cluster`, and
- * create, read and delete the debug pod.
+ * create and delete the debug pod.
  *
  * @module
  */
@@ -27,8 +27,6 @@ export interface ClusterApi {
   getSecret(namespace: string, name: string): Promise<Record<string, string> | undefined>;
   /** `exists` when a pod of that name is already there (left as it is). */
   createPod(namespace: string, pod: Record<string, unknown>): Promise<"created" | "exists">;
-  /** The pod's phase, or undefined when it does not exist. */
-  podPhase(namespace: string, name: string): Promise<string | undefined>;
   /** False when there was no such pod. */
   deletePod(namespace: string, name: string): Promise<boolean>;
 }
@@ -79,10 +77,6 @@ export function connectCluster(options: ConnectOptions): ClusterApi {
         if ((error as { code?: number }).code === 409) return "exists";
         throw new Error(describe(error, `create pod in ${namespace}`, source));
       }
-    },
-    async podPhase(namespace, name) {
-      const pod = await absentOn404(`get pod ${namespace}/${name}`, () => core.readNamespacedPod({ namespace, name }));
-      return pod ? (pod.status?.phase ?? "Pending") : undefined;
     },
     async deletePod(namespace, name) {
       const deleted = await absentOn404(

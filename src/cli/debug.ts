@@ -77,7 +77,7 @@ ${CONFIG_HELP}
 
 Examples:
   coredog debug 3f2a9c41d0e7 --from-cluster
-  eval "$(coredog debug 3f2a9c41d0e7 --from-cluster)"   # create it and open gdb at once
+  coredog debug 3f2a9c41d0e7 --from-cluster --kubeconfig ~/.kube/prod --context prod
   coredog debug 3f2a9c41d0e7 --from-cluster --delete
 `,
   async run(parsed: ParsedArgs, io: CliIo): Promise<number> {
@@ -132,7 +132,7 @@ Examples:
     const outcome = await api.createPod(namespace, pod);
     io.stderr(
       outcome === "created"
-        ? `pod ${namespace}/${name} created (${api.source}); it ends in ${lifetimeText}, or with --delete\n`
+        ? `pod ${namespace}/${name} created; it stops after ${lifetimeText}, delete it with --delete\n`
         : `pod ${namespace}/${name} already exists: using it (delete it with --delete)\n`,
     );
     io.stderr(`wait for it: kubectl wait -n ${namespace} --for=condition=Ready pod/${name}\n`);

@@ -71,7 +71,7 @@ Example:
       onProgress: (done) => progress.update(done),
     }).finally(() => progress.finish());
     io.stderr(
-      `wrote ${target} (${humanBytes(written.rawBytes)}${sha256 ? ", SHA-256 verified" : ""}, from ${compression})\n`,
+      `wrote ${out} (${humanBytes(written.rawBytes)}${sha256 ? ", SHA-256 verified" : ""}, from ${compression})\n`,
     );
     return 0;
   },

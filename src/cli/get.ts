@@ -59,7 +59,8 @@ Examples:
     if (!COMPRESSIONS.includes(corefile.compression)) {
       throw new Error(`core ${record.id} has compression "${corefile.compression}", which this coredog cannot read`);
     }
-    const target = resolve(parsed.flags.output ?? defaultName(record));
+    const shown = parsed.flags.output ?? defaultName(record);
+    const target = resolve(shown);
     const { body, size } = await reader.open(record.storage.key);
     const progress = createProgress(size, { enabled: io.stderrIsTerminal, write: io.stderr });
     const written = await writeVerifiedCore(body, target, {
@@ -69,7 +70,7 @@ Examples:
       force: parsed.flags.force === "true",
       onProgress: (done) => progress.update(done),
     }).finally(() => progress.finish());
-    io.stderr(`wrote ${target} (${humanBytes(written.rawBytes)}, SHA-256 ${written.sha256} verified)\n`);
+    io.stderr(`wrote ${shown} (${humanBytes(written.rawBytes)}, SHA-256 ${written.sha256} verified)\n`);
     return 0;
   },
 };
