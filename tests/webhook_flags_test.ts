@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { parseWebhookFlags, WEBHOOK_FLAGS, webhookUsage } from "../src/webhook/flags.ts";
+import { exitWithin, runDeno } from "./support/process.ts";
+import { taskRunArgs } from "./support/tasks.ts";
 
 const noEnv = () => undefined;
 
@@ -96,4 +98,23 @@ Deno.test("--help lists every flag with its variable and default", () => {
     assert.ok(usage.includes(flag), flag);
     assert.ok(usage.includes(env), env);
   }
+});
+
+Deno.test("the webhook process exits 2 for a usage error, naming the flag, and 0 for --help", async () => {
+  const webhook = taskRunArgs("webhook");
+  for (
+    const [args, message] of [[["--tls-crt", "x"], /unknown argument --tls-crt/], [
+      ["--port"],
+      /--port needs a value/,
+    ]] as const
+  ) {
+    const process = runDeno([...webhook, ...args]);
+    const status = await exitWithin(process, 20_000);
+    assert.equal(status.code, 2, process.stderr.join("\n"));
+    assert.match(process.stderr.join("\n"), message);
+    assert.match(process.stderr.join("\n"), /Usage: coredog-webhook/);
+  }
+  const help = runDeno([...webhook, "--help"]);
+  assert.equal((await exitWithin(help, 20_000)).code, 0);
+  assert.match(help.lines.join("\n"), /--tls-mode <files\|self-managed>/);
 });

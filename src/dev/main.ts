@@ -12,15 +12,17 @@
 
 import { join } from "node:path";
 import { parseConfig } from "../core/config.ts";
+import { flagsUsage, parseFlags } from "../flag_parser.ts";
 import { createLogger } from "../log.ts";
+import { WATCHER_FLAGS } from "../watcher/flags.ts";
 import { runWatcher } from "../watcher/main.ts";
 import { machineCorePattern } from "./core_pattern.ts";
 import { DEV_WEBHOOK_PORT, startDevWebhook } from "./dev_webhook.ts";
 import { DEMO_CONTAINER_DIR, devConfigYaml, devDir } from "./dev_config.ts";
 
 if (import.meta.main) {
+  const kubeconfig = devKubeconfig(Deno.args);
   const dir = devDir();
-  const kubeconfig = kubeconfigArg(Deno.args) ?? (Deno.env.get("COREDOG_KUBECONFIG") || undefined);
   const embedded = parseConfig(devConfigYaml(dir), { source: "embedded local defaults" });
   const config = kubeconfig ? { ...embedded, watcher: { ...embedded.watcher, kubernetes: "auto" as const } } : embedded;
   const demo = join(dir, DEMO_CONTAINER_DIR);
@@ -46,11 +48,20 @@ if (import.meta.main) {
   await runWatcher(config, createLogger({ fields: { component: "watcher" } }), { kubeconfig });
 }
 
-/** `--kubeconfig <file>` or `--kubeconfig=<file>`. */
-function kubeconfigArg(args: string[]): string | undefined {
-  const at = args.indexOf("--kubeconfig");
-  if (at !== -1 && args[at + 1]) return args[at + 1];
-  return args.find((a) => a.startsWith("--kubeconfig="))?.slice("--kubeconfig=".length);
+/** `deno task dev` takes the watcher's `--kubeconfig` alone; a usage error exits 2, as the roles do. */
+function devKubeconfig(args: string[]): string | undefined {
+  const specs = WATCHER_FLAGS.filter((spec) => spec.flag === "--kubeconfig");
+  try {
+    const flags = parseFlags(args, specs, { env: (name) => Deno.env.get(name) });
+    if (flags.help) {
+      console.log(flagsUsage("deno task dev", specs));
+      Deno.exit(0);
+    }
+    return String(flags.kubeconfig) || undefined;
+  } catch (error) {
+    console.error(`${(error as Error).message}\n\n${flagsUsage("deno task dev", specs)}`);
+    Deno.exit(2);
+  }
 }
 
 /** Starts the local webhook and says how to reach it; a busy port costs the webhook only, not the quickstart. */

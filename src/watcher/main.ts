@@ -1,8 +1,9 @@
 /**
  * Entrypoint of the watcher role (the DaemonSet).
  *
- * Usage: `coredog-watcher [--config <file>] [--kubeconfig <file>]`; the
- * config file defaults to `$COREDOG_CONFIG`, then `/etc/coredog/coredog.yaml`.
+ * Usage: `coredog-watcher [--config <file>] [--kubeconfig <file>]` (see
+ * `--help` and `src/watcher/flags.ts`); the config file defaults to
+ * `$COREDOG_CONFIG`, then `/etc/coredog/coredog.yaml`.
  * With `Watcher.Kubernetes: auto` the API is reached through
  * `--kubeconfig` (or `$COREDOG_KUBECONFIG`), else `$KUBECONFIG`, else the
  * pod's service account, else `~/.kube/config`; with none of them, not at all.
@@ -11,7 +12,7 @@
  */
 
 import { ConfigError, type CoredogConfig } from "../core/config.ts";
-import { DEFAULT_CONFIG_PATH, loadConfigFile } from "../config_file.ts";
+import { loadConfigFile } from "../config_file.ts";
 import { openKubeClient } from "../kube/connect.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { nodeIdentity } from "../node_identity.ts";
@@ -19,6 +20,7 @@ import { createChannels } from "../notify/mod.ts";
 import { createStorage } from "../storage/mod.ts";
 import { VERSION } from "../version.ts";
 import { serveHealth } from "../health_server.ts";
+import { parseWatcherFlags, type WatcherFlags, watcherUsage } from "./flags.ts";
 import { startWatcher } from "./watcher.ts";
 import { createWatcherMetrics } from "./watcher_metrics.ts";
 
@@ -102,32 +104,25 @@ export async function runWatcher(
   Deno.exit(0);
 }
 
-/** Parses `--config <file>`. */
-function configPathFromArgs(args: string[], env: (name: string) => string | undefined): string {
-  return flagValue(args, "--config") ?? (env("COREDOG_CONFIG") || DEFAULT_CONFIG_PATH);
-}
-
-/** Parses `--kubeconfig <file>`, else `$COREDOG_KUBECONFIG`. */
-function kubeconfigFromArgs(args: string[], env: (name: string) => string | undefined): string | undefined {
-  return flagValue(args, "--kubeconfig") ?? (env("COREDOG_KUBECONFIG") || undefined);
-}
-
-function flagValue(args: string[], flag: string): string | undefined {
-  const at = args.indexOf(flag);
-  if (at !== -1 && args[at + 1]) return args[at + 1];
-  const inline = args.find((a) => a.startsWith(`${flag}=`));
-  return inline ? inline.slice(flag.length + 1) : undefined;
-}
-
 if (import.meta.main) {
   const logger = createLogger({ fields: { component: "watcher" } });
-  const path = configPathFromArgs(Deno.args, (name) => Deno.env.get(name));
+  let flags: WatcherFlags;
   try {
-    const config = await loadConfigFile(path);
-    await runWatcher(config, logger, { kubeconfig: kubeconfigFromArgs(Deno.args, (name) => Deno.env.get(name)) });
+    flags = parseWatcherFlags(Deno.args, (name) => Deno.env.get(name));
+  } catch (error) {
+    console.error(`${(error as Error).message}\n\n${watcherUsage()}`);
+    Deno.exit(2);
+  }
+  if (flags.help) {
+    console.log(watcherUsage());
+    Deno.exit(0);
+  }
+  try {
+    const config = await loadConfigFile(flags.configPath);
+    await runWatcher(config, logger, { kubeconfig: flags.kubeconfig || undefined });
   } catch (error) {
     if (error instanceof ConfigError) {
-      logger.error("invalid configuration", { file: path });
+      logger.error("invalid configuration", { file: flags.configPath });
       console.error(error.message);
     } else {
       logger.error("watcher failed", { error: (error as Error).message });

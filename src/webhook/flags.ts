@@ -6,6 +6,7 @@
  */
 
 import { DEFAULT_CONFIG_PATH } from "../config_file.ts";
+import { FlagError, type FlagSpec, flagsUsage, parseFlags } from "../flag_parser.ts";
 import { DEFAULT_WEBHOOK_PORT } from "./server.ts";
 
 /** Where the chart is expected to mount the serving certificate Secret (type kubernetes.io/tls). */
@@ -43,19 +44,10 @@ export interface WebhookFlags {
   help: boolean;
 }
 
-interface FlagSpec {
-  flag: string;
-  env: string;
-  key: Exclude<keyof WebhookFlags, "help">;
-  kind: "string" | "port" | "seconds" | "days" | "mode";
-  default: string | number;
-  doc: string;
-}
-
 const TLS_MODES: readonly TlsMode[] = ["files", "self-managed"];
 
 /** Every flag, its variable, default and meaning; also the source of `--help`. */
-export const WEBHOOK_FLAGS: readonly FlagSpec[] = [
+export const WEBHOOK_FLAGS: readonly FlagSpec<Exclude<keyof WebhookFlags, "help">>[] = [
   {
     flag: "--config",
     env: "COREDOG_CONFIG",
@@ -116,7 +108,8 @@ export const WEBHOOK_FLAGS: readonly FlagSpec[] = [
     flag: "--tls-mode",
     env: "COREDOG_WEBHOOK_TLS_MODE",
     key: "tlsMode",
-    kind: "mode",
+    kind: "string",
+    oneOf: TLS_MODES,
     default: "files",
     doc: "files: serve --tls-cert/--tls-key, reloaded when they change (cert-manager, a Secret volume); " +
       "self-managed: keep a CA and certificate in --tls-secret, patch the caBundle, renew; --tls-cert/--tls-key unused",
@@ -191,69 +184,18 @@ export const WEBHOOK_FLAGS: readonly FlagSpec[] = [
 /**
  * Reads the flags from `args` and `env`.
  *
- * @throws {Error} for an unknown flag, a missing value or a bad number,
+ * @throws {FlagError} for an unknown flag, a missing value or a bad number,
  * with a message naming the flag or variable.
  */
 export function parseWebhookFlags(args: string[], env: (name: string) => string | undefined): WebhookFlags {
-  const given = new Map<string, string>();
-  let help = false;
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i];
-    if (arg === "--help" || arg === "-h") {
-      help = true;
-      continue;
-    }
-    const [name, inline] = arg.includes("=") ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)] : [
-      arg,
-      undefined,
-    ];
-    if (!WEBHOOK_FLAGS.some((f) => f.flag === name)) throw new Error(`unknown argument ${arg}; see --help`);
-    const value = inline ?? args[++i];
-    if (value === undefined || value === "") throw new Error(`${name} needs a value`);
-    given.set(name, value);
+  const flags = parseFlags(args, WEBHOOK_FLAGS, { env }) as unknown as WebhookFlags;
+  if (flags.tlsCheckIntervalSeconds < 1) {
+    throw new FlagError(`--tls-check-interval must be at least 1 second, got ${flags.tlsCheckIntervalSeconds}`);
   }
-  const result: Record<string, string | number | boolean> = { help };
-  for (const spec of WEBHOOK_FLAGS) {
-    const fromFlag = given.get(spec.flag);
-    const raw = fromFlag ?? (env(spec.env) || undefined);
-    const source = fromFlag !== undefined ? spec.flag : spec.env;
-    result[spec.key] = raw === undefined ? spec.default : convert(raw, spec, source);
-  }
-  if ((result.tlsCheckIntervalSeconds as number) < 1) {
-    throw new Error(`--tls-check-interval must be at least 1 second, got ${result.tlsCheckIntervalSeconds}`);
-  }
-  return result as unknown as WebhookFlags;
+  return flags;
 }
 
 /** The `--help` text. */
 export function webhookUsage(): string {
-  const heads = WEBHOOK_FLAGS.map((f) => `${f.flag} <${f.kind === "string" || f.kind === "mode" ? "value" : f.kind}>`);
-  const width = Math.max(...heads.map((h) => h.length)) + 2;
-  const lines = WEBHOOK_FLAGS.map((f, i) =>
-    `  ${heads[i].padEnd(width)}${f.doc}\n  ${"".padEnd(width)}env ${f.env}, default ${
-      f.default === "" ? '""' : f.default
-    }`
-  );
-  return ["Usage: coredog-webhook [flags]", "", ...lines, ""].join("\n");
-}
-
-function convert(raw: string, spec: FlagSpec, source: string): string | number {
-  if (spec.kind === "string") return raw;
-  if (spec.kind === "mode") {
-    if (!(TLS_MODES as readonly string[]).includes(raw)) {
-      throw new Error(`${source} must be one of ${TLS_MODES.join(", ")}, got "${raw}"`);
-    }
-    return raw;
-  }
-  const value = Number(raw);
-  if (spec.kind === "port" && (!Number.isInteger(value) || value < 0 || value > 65535)) {
-    throw new Error(`${source} must be a port number from 0 to 65535, got "${raw}"`);
-  }
-  if (spec.kind === "seconds" && (!Number.isFinite(value) || value < 0)) {
-    throw new Error(`${source} must be a number of seconds, got "${raw}"`);
-  }
-  if (spec.kind === "days" && (!Number.isInteger(value) || value < 1)) {
-    throw new Error(`${source} must be a whole number of days, at least 1, got "${raw}"`);
-  }
-  return value;
+  return flagsUsage("coredog-webhook", WEBHOOK_FLAGS);
 }
