@@ -150,6 +150,14 @@ Deno.test({
         assert.deepEqual(await Deno.readFile(out), bucket.realCore.bytes);
         assert.match(result.stderr, /SHA-256 [0-9a-f]{64} verified/);
         assert.ok(!result.stderr.includes("\r"), "no progress bar when stderr is not a terminal");
+        // On a terminal: a progress bar on stderr that ends at 100% of the stored bytes.
+        const shown = await cliInProcess(["get", all[0].id, "--config", bucket.configPath, "-o", `${out}.tty`], {}, {
+          terminal: true,
+        });
+        assert.equal(shown.code, 0, shown.stderr);
+        assert.match(shown.stderr, /^\r\[[#.]{30}\] +\d+% /);
+        assert.match(shown.stderr, /\r\[#{30}\] 100% [\d.]+ KiB \/ [\d.]+ KiB\nwrote /);
+        assert.deepEqual(await Deno.readFile(`${out}.tty`), bucket.realCore.bytes);
         const again = await cliInProcess(["get", all[0].id, "--config", bucket.configPath, "-o", out]);
         assert.equal(again.code, 1);
         assert.match(again.stderr, /exists; .*--force/);

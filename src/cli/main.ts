@@ -78,5 +78,8 @@ export async function runCli(args: string[], io: CliIo): Promise<number> {
 }
 
 if (import.meta.main) {
+  // `deno task cli` runs in the repository; it names the directory the user ran it in, where `-o core` belongs.
+  const initCwd = Deno.env.get("INIT_CWD");
+  if (initCwd) Deno.chdir(initCwd);
   Deno.exit(await runCli(Deno.args, processIo()));
 }

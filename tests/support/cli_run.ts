@@ -16,14 +16,21 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs `coredog args` in this process; `env` replaces the environment. */
-export async function cliInProcess(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+/**
+ * Runs `coredog args` in this process; `env` replaces the environment.
+ * `terminal` makes stderr count as a terminal (progress bars).
+ */
+export async function cliInProcess(
+  args: string[],
+  env: Record<string, string> = {},
+  options: { terminal?: boolean } = {},
+): Promise<CliResult> {
   let stdout = "";
   let stderr = "";
   const io: CliIo = {
     stdout: (text) => stdout += text,
     stderr: (text) => stderr += text,
-    stderrIsTerminal: false,
+    stderrIsTerminal: options.terminal ?? false,
     env: (name) => env[name],
     now: () => Date.now(),
   };
