@@ -11,6 +11,7 @@
 import assert from "node:assert/strict";
 import { parse } from "yaml";
 import { decideInjection } from "../src/core/injection_rules.ts";
+import { SHUTDOWN_GRACE_MS } from "../src/watcher/main.ts";
 import { CHART_DIR, findHelm, helm, objectOf, renderChart, type RenderedObject } from "./support/helm.ts";
 import { validateObject } from "./support/kube_models.ts";
 
@@ -102,10 +103,8 @@ helmTest(
     assert.equal(pod.serviceAccountName, "coredog-watcher");
     assert.equal(pod.initContainers, undefined, "no node setup unless asked for");
 
-    // The watcher waits SHUTDOWN_GRACE_MS for uploads after SIGTERM; the kubelet must wait longer before SIGKILL.
-    // Read from the source until src/watcher/main.ts exports the constant (issue 13).
-    const main = await Deno.readTextFile(new URL("../src/watcher/main.ts", import.meta.url));
-    const SHUTDOWN_GRACE_MS = Number(main.match(/SHUTDOWN_GRACE_MS = ([\d_]+)/)![1].replaceAll("_", ""));
+    // The watcher waits SHUTDOWN_GRACE_MS for uploads after SIGTERM (tests/watcher_shutdown_test.ts); the kubelet
+    // must wait longer before SIGKILL.
     assert.ok(
       pod.terminationGracePeriodSeconds * 1000 >= SHUTDOWN_GRACE_MS + 10_000,
       `${pod.terminationGracePeriodSeconds} s vs the watcher's ${SHUTDOWN_GRACE_MS} ms`,

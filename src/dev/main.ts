@@ -45,7 +45,7 @@ if (import.meta.main) {
       "",
     ].join("\n"),
   );
-  await runWatcher(config, createLogger({ fields: { component: "watcher" } }), { kubeconfig });
+  Deno.exit(await runWatcher(config, createLogger({ fields: { component: "watcher" } }), { kubeconfig }));
 }
 
 /** `deno task dev` takes the watcher's `--kubeconfig` alone; a usage error exits 2, as the roles do. */

@@ -24,21 +24,30 @@ import { parseWatcherFlags, type WatcherFlags, watcherUsage } from "./flags.ts";
 import { startWatcher } from "./watcher.ts";
 import { createWatcherMetrics } from "./watcher_metrics.ts";
 
-/** How long a SIGTERM waits for uploads in progress before exiting, ms. */
-const SHUTDOWN_GRACE_MS = 55_000;
+/**
+ * How long a SIGTERM waits for uploads in progress before exiting, ms. The
+ * chart's terminationGracePeriodSeconds is longer, so the kubelet's SIGKILL
+ * does not cut the wait short.
+ */
+export const SHUTDOWN_GRACE_MS = 55_000;
 
 /** Options of {@linkcode runWatcher}. */
 export interface RunWatcherOptions {
   /** `--kubeconfig`: the kubeconfig file to use with `Watcher.Kubernetes: auto`. */
   kubeconfig?: string;
+  /** How long a SIGTERM or SIGINT waits for uploads in progress, ms; {@linkcode SHUTDOWN_GRACE_MS} by default. */
+  shutdownGraceMs?: number;
 }
 
-/** Runs the watcher with `config` until SIGTERM or SIGINT. */
+/**
+ * Runs the watcher with `config` until SIGTERM or SIGINT, then waits for
+ * uploads in progress, at most the shutdown grace. Resolves with the exit code.
+ */
 export async function runWatcher(
   config: CoredogConfig,
   logger: Logger,
   options: RunWatcherOptions = {},
-): Promise<void> {
+): Promise<number> {
   const env = (name: string) => Deno.env.get(name);
   const storage = createStorage(config.storage);
   const channels = createChannels(config.channels);
@@ -88,20 +97,39 @@ export async function runWatcher(
     kube,
   });
   isReady = () => watcher.ready();
-  await new Promise<void>((resolve) => {
-    const stop = (signal: Deno.Signal) => {
-      logger.info("shutting down; finishing uploads in progress", { signal, pending: watcher.pending() });
-      resolve();
-    };
-    Deno.addSignalListener("SIGTERM", () => stop("SIGTERM"));
-    Deno.addSignalListener("SIGINT", () => stop("SIGINT"));
-  });
-  const timeout = new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), SHUTDOWN_GRACE_MS));
+  const stopSignal = listenForStop();
+  const signal = await stopSignal.received;
+  logger.info("shutting down; finishing uploads in progress", { signal, pending: watcher.pending() });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const grace = options.shutdownGraceMs ?? SHUTDOWN_GRACE_MS;
+  const timeout = new Promise<"timeout">((resolve) => timer = setTimeout(() => resolve("timeout"), grace));
   const result = await Promise.race([watcher.stop().then(() => "stopped" as const), timeout]);
+  clearTimeout(timer);
   if (result === "timeout") logger.warn("shutdown grace period over; unfinished uploads resume after restart");
   await health?.shutdown();
   logger.info("coredog watcher stopped");
-  Deno.exit(0);
+  stopSignal.close();
+  return 0;
+}
+
+/**
+ * The first SIGTERM or SIGINT. Later ones are ignored until `close`, so that
+ * a second Ctrl-C (which `deno task` also forwards) does not cut the grace short.
+ */
+function listenForStop(): { received: Promise<Deno.Signal>; close(): void } {
+  let resolve: (signal: Deno.Signal) => void = () => {};
+  const received = new Promise<Deno.Signal>((r) => resolve = r);
+  const onTerm = () => resolve("SIGTERM");
+  const onInt = () => resolve("SIGINT");
+  Deno.addSignalListener("SIGTERM", onTerm);
+  Deno.addSignalListener("SIGINT", onInt);
+  return {
+    received,
+    close() {
+      Deno.removeSignalListener("SIGTERM", onTerm);
+      Deno.removeSignalListener("SIGINT", onInt);
+    },
+  };
 }
 
 if (import.meta.main) {
@@ -119,7 +147,8 @@ if (import.meta.main) {
   }
   try {
     const config = await loadConfigFile(flags.configPath);
-    await runWatcher(config, logger, { kubeconfig: flags.kubeconfig || undefined });
+    // Exit at once: an upload cut off by the grace period is still pending and would keep the process alive.
+    Deno.exit(await runWatcher(config, logger, { kubeconfig: flags.kubeconfig || undefined }));
   } catch (error) {
     if (error instanceof ConfigError) {
       logger.error("invalid configuration", { file: flags.configPath });
