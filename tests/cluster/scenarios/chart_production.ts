@@ -395,3 +395,29 @@ Deno.test("credentials: with existingSecret, the webhook's ServiceAccount cannot
     await removeRelease([NAMESPACE]);
   }
 });
+
+Deno.test("credentials in config.coredog (the default values): only ConfigMap coredog holds them, the webhook's ConfigMap and ServiceAccount do not", async () => {
+  const webhookAccount = `system:serviceaccount:${NAMESPACE}:coredog-webhook`;
+  try {
+    await privilegedNamespace();
+    await helmOk(["install", "coredog", CHART, "-n", NAMESPACE]);
+    const watcherConfig = await getObject(["configmap", "coredog", "-n", NAMESPACE]) as Json;
+    assert.match(watcherConfig.data.coredog, /s3AccesskeyID: "YOUR_ACCESS_KEY"/);
+    const webhookConfig = await getObject(["configmap", "coredog-webhook", "-n", NAMESPACE]) as Json;
+    assert.doesNotMatch(webhookConfig.data.coredog, /s3AccesskeyID|s3SecretAccessKey|YOUR_|NoticeChannel|qyapi/);
+    assert.match(webhookConfig.data.coredog, /S3Bucket: your-bucket/);
+    const canI = async (verb: string, resource: string) =>
+      (await kubectlResult(["auth", "can-i", verb, resource, "-n", NAMESPACE, "--as", webhookAccount])).stdout.trim();
+    assert.equal(await canI("get", "configmap/coredog"), "no");
+    const pods = await eventually("the webhook's pods", async () => {
+      const list = await componentPods(NAMESPACE, "webhook");
+      return list.length === 2 ? list : undefined;
+    }, 60_000);
+    for (const pod of pods) {
+      const volumes = (pod.spec.volumes as Json[]).filter((v) => v.configMap).map((v) => v.configMap.name);
+      assert.deepEqual(volumes, ["coredog-webhook"]);
+    }
+  } finally {
+    await removeRelease([NAMESPACE]);
+  }
+});
