@@ -27,9 +27,10 @@ RUN deno install --frozen --entrypoint src/watcher/main.ts src/webhook/main.ts s
 # configuration says, talks to S3, the chat APIs and the Kubernetes API, reads the AWS SDK's
 # environment and the node's hostname and addresses.
 # File events run in a worker (src/watcher/fs_events.ts), whose module `deno compile` embeds only
-# when it is named with --include.
+# when it is named with --include. FFI: inotify without an event per written page
+# (src/watcher/inotify_ffi.ts, measured in docs/performance.md); without it, Deno.watchFs.
 RUN deno compile --frozen --exclude-unused-npm \
-      --allow-read --allow-write --allow-net --allow-env --allow-sys \
+      --allow-read --allow-write --allow-net --allow-env --allow-sys --allow-ffi \
       --include src/watcher/fs_event_worker.ts \
       --output /out/coredog-watcher src/watcher/main.ts
 # The webhook reads its configuration, certificate and service account, listens and talks to the

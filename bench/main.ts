@@ -1,10 +1,10 @@
 /**
- * `deno task bench`: runs the five benchmarks of issue 7 (pipeline,
- * detection latency, burst, webhook, idle) and writes the results table,
+ * `deno task bench`: runs the benchmarks of issues 7 and 14 (pipeline,
+ * real crashed-process cores, detection latency, burst, webhook, idle) and writes the results table,
  * the raw figures and the throughput chart to `bench/results/`, and the
  * README's performance draft to `bench/README_PERFORMANCE_DRAFT.md`.
  *
- * Usage: deno task bench [--quick] [--only=pipeline,latency,burst,webhook,idle] [--report-only]
+ * Usage: deno task bench [--quick] [--only=pipeline,realcore,latency,burst,webhook,idle] [--report-only]
  *
  * `--quick` uses small sizes and short windows and writes to
  * `bench/results/quick/`; `--only` writes to `bench/results/partial/`, so
@@ -20,6 +20,7 @@ import { runBurstBench } from "./burst_bench.ts";
 import { runIdleBench } from "./idle_bench.ts";
 import { runLatencyBench } from "./latency_bench.ts";
 import { runPipelineBench, summarizePipelineCase } from "./pipeline_bench.ts";
+import { runRealCoreBench, summarizeRealCoreCase } from "./real_core_bench.ts";
 import type { BenchResults } from "./report/bench_results.ts";
 import { performanceDraft } from "./report/performance_draft.ts";
 import { resultsMarkdown } from "./report/results_markdown.ts";
@@ -67,6 +68,9 @@ export async function runBenchmarks(options: RunOptions): Promise<BenchResults> 
   const steps: Record<BenchName, (workDir: string) => Promise<void>> = {
     pipeline: async (workDir) => {
       results.pipeline = await runPipelineBench({ workDir, cases: options.pipelineCases, log });
+    },
+    realcore: async (workDir) => {
+      results.realCore = await runRealCoreBench({ workDir, cases: options.realCoreCases, log });
     },
     latency: async (workDir) => {
       results.latency = await runLatencyBench({
@@ -117,6 +121,9 @@ async function readLatestResults(): Promise<BenchResults> {
   const results = JSON.parse(await Deno.readTextFile(join(BENCH_DIR, "results", "latest.json"))) as BenchResults;
   if (results.pipeline) {
     results.pipeline.cases = results.pipeline.cases.map((c) => summarizePipelineCase(c, c.runs));
+  }
+  if (results.realCore) {
+    results.realCore.cases = results.realCore.cases.map((c) => summarizeRealCoreCase(c, c.runs));
   }
   return results;
 }

@@ -7,9 +7,10 @@
  */
 
 import type { PipelineCase } from "./pipeline_bench.ts";
+import type { RealCoreCase } from "./real_core_bench.ts";
 
 /** Names of the benchmarks, in the order they run. */
-export const BENCH_NAMES = ["pipeline", "latency", "burst", "webhook", "idle"] as const;
+export const BENCH_NAMES = ["pipeline", "realcore", "latency", "burst", "webhook", "idle"] as const;
 
 /** One of {@linkcode BENCH_NAMES}. */
 export type BenchName = typeof BENCH_NAMES[number];
@@ -21,6 +22,8 @@ export interface RunOptions {
   reportOnly: boolean;
   only: Set<BenchName>;
   pipelineCases: PipelineCase[];
+  /** Real crashed-process cores (issue 14). */
+  realCoreCases: RealCoreCase[];
   latencyCores: number;
   smallCoreBytes: number;
   burstCores: number;
@@ -81,6 +84,10 @@ export function parseRunOptions(args: string[]): RunOptions {
         { label: "64 MiB", sizeBytes: 64 * MIB, dataFraction: 0.125, repeats: 1 },
         { label: "256 MiB sparse", sizeBytes: 256 * MIB, dataFraction: 0.01, repeats: 1 },
       ],
+      realCoreCases: [
+        { label: "64 MiB dense", dataMiB: 64, reservedMiB: 0, repeats: 1 },
+        { label: "256 MiB sparse", dataMiB: 16, reservedMiB: 240, repeats: 1 },
+      ],
       latencyCores: 8,
       burstCores: 50,
       webhook: { ...webhook, seconds: 1, rounds: 1, variants: false },
@@ -93,6 +100,14 @@ export function parseRunOptions(args: string[]): RunOptions {
       { label: "64 MiB", sizeBytes: 64 * MIB, dataFraction: 0.125, repeats: 5 },
       { label: "1 GiB", sizeBytes: GIB, dataFraction: 0.125, repeats: 3 },
       { label: "4 GiB sparse", sizeBytes: 4 * GIB, dataFraction: 0.01, repeats: 2 },
+    ],
+    realCoreCases: [
+      { label: "256 MiB dense", dataMiB: 256, reservedMiB: 0, repeats: 3 },
+      { label: "1 GiB dense", dataMiB: 1024, reservedMiB: 0, repeats: 3 },
+      { label: "4 GiB dense", dataMiB: 4096, reservedMiB: 0, repeats: 1 },
+      { label: "256 MiB sparse", dataMiB: 32, reservedMiB: 224, repeats: 2 },
+      { label: "1 GiB sparse", dataMiB: 64, reservedMiB: 960, repeats: 2 },
+      { label: "4 GiB sparse", dataMiB: 128, reservedMiB: 3968, repeats: 1 },
     ],
     latencyCores: 200,
     burstCores: 1000,

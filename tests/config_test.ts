@@ -165,7 +165,7 @@ Deno.test("defaults: keys left out take their documented defaults", () => {
   assert.deepEqual(config.storage.credentialSource, "default-chain");
   assert.deepEqual(config.watcher.stateDir, "/data/coredog-system/dumps/.coredog");
   assert.deepEqual(config.watcher.dirMode, 0o1733);
-  assert.deepEqual(config.watcher.settleMs, 500);
+  assert.deepEqual(config.watcher.settleMs, 50);
 });
 
 Deno.test("credentials from the environment or a Secret file replace empty config values", async () => {

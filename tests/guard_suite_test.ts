@@ -72,7 +72,9 @@ Deno.test({
     const test = await startTestWatcher({
       root,
       s3Endpoint: s3.endpoint,
-      watcherYaml: ['KeepFree: "10Mi"', 'MaxUse: "0"'],
+      // A core in an upload attempt is never dropped (see disk_guard_policy_test.ts); the long settle keeps every
+      // core waiting, not in an attempt against the dead store, when the guard looks, so that the newest is the one.
+      watcherYaml: ['KeepFree: "10Mi"', 'MaxUse: "0"', "SettleMilliseconds: 5000"],
     });
     try {
       await s3.kill();

@@ -12,6 +12,7 @@ import { buildCore, noteArea } from "./support/elf_builder.ts";
 import { exitWithin, withDeadline } from "./support/process.ts";
 import { coresInDirectory, digestOf, digestOfZeros, measureLoss, ScenarioTable } from "./support/scenario_table.ts";
 import { startWatcherProcess } from "./support/watcher_process.ts";
+import { FILE_EVENTS_ENV } from "../src/watcher/fs_events.ts";
 
 const table = new ScenarioTable("Hostile input suite (watcher)");
 const MiB = 1024 * 1024;
@@ -169,8 +170,12 @@ Deno.test({
   const root = `${dir}/dumps`;
   const podDir = `${root}/ns/victim/app`;
   await Deno.mkdir(podDir, { recursive: true });
+  // Only the Deno.watchFs backend (the fallback without FFI) opens the paths it reports; inotify through FFI never
+  // waits on a FIFO.
+  Deno.env.set(FILE_EVENTS_ENV, "watchfs");
   // Rescans are far apart, so a core found quickly was found by file events.
   const test = await startTestWatcher({ root, localDir: `${dir}/bucket`, watcherYaml: ["RescanSeconds: 3600"] });
+  Deno.env.delete(FILE_EVENTS_ENV);
   let stopped = false;
   try {
     const tries = await strandEventThread(podDir);

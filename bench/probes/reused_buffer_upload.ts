@@ -51,5 +51,5 @@ export async function uploadCoreReusingBuffer(
     await uploading.catch(() => {});
     throw error;
   }
-  return { rawBytes, storedBytes, sha256: hash.digest("hex") };
+  return { rawBytes, storedBytes, sha256: hash.digest("hex"), dataBytes: rawBytes };
 }

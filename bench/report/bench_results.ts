@@ -9,6 +9,7 @@ import type { BurstResult } from "../burst_bench.ts";
 import type { IdleResult } from "../idle_bench.ts";
 import type { LatencyResult } from "../latency_bench.ts";
 import type { PipelineResult } from "../pipeline_bench.ts";
+import type { RealCoreResult } from "../real_core_bench.ts";
 import type { MachineInfo } from "../support/machine_info.ts";
 import type { WebhookResult } from "../webhook_bench.ts";
 
@@ -23,6 +24,7 @@ export interface BenchResults {
   /** Load averages when the run ended. */
   loadAtEnd: string;
   pipeline?: PipelineResult;
+  realCore?: RealCoreResult;
   latency?: LatencyResult;
   burst?: BurstResult;
   webhook?: WebhookResult;

@@ -51,6 +51,7 @@ export function resultsMarkdown(results: BenchResults, options: { chartFile?: st
     lines.push(`**${name} failed:** \`${error.split("\n")[0]}\``, "");
   }
   pipelineSection(results, lines, options.chartFile);
+  realCoreSection(results, lines);
   latencySection(results, lines);
   burstSection(results, lines);
   webhookSection(results, lines);
@@ -107,6 +108,63 @@ function pipelineSection(results: BenchResults, lines: string[], chartFile?: str
         } s | ${fixed(r.baseline.cpuSeconds, 2)} s | ${mib(r.peakRssBytes)} MiB | ${fixed(r.cpu.foreignCores, 2)} / ${
           fixed(r.baseline.cpu.foreignCores, 2)
         } | ${fixed(r.load, 2)} |`,
+      );
+    }
+  }
+  lines.push("", "</details>", "");
+}
+
+function realCoreSection(results: BenchResults, lines: string[]): void {
+  const r = results.realCore;
+  if (!r) return;
+  lines.push("## 1b. Real crashed-process cores", "");
+  if (r.skipped) {
+    lines.push(`Not measured: ${r.skipped}.`, "");
+    return;
+  }
+  lines.push(
+    "`bench/support/crash_fill.c` (gcc at bench time) fills memory (half zero pages, a quarter repetitive",
+    "structs, a quarter random) and dies of SIGSEGV in a pod directory; the kernel writes the core page by page",
+    "and closes it. Sparse cores also map a region they barely touch (holes). Baselines on a core of the same",
+    "shape crashed again outside the dump root, same S3 server, same run: a Deno script piping `zstd -1 -T0`",
+    "into `@aws-sdk/lib-storage` plus SHA-256, and `zstd -1 -T0` to a file then one `curl --aws-sigv4` PUT.",
+    "Speed = baseline time / CoreDog's close to stored (above 1: CoreDog is faster). Medians over the repeats.",
+    "",
+    "| Core | Data | Repeats | Close to stored | Close to notified | lib-storage script | zstd + curl | Speed vs lib-storage | Speed vs zstd + curl | CPU before close | CPU after close | Peak RSS | Foreign load |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+  );
+  for (const c of r.cases) {
+    lines.push(
+      `| ${c.label} | ${c.dataMiB} MiB | ${c.runs.length} | ${fixed(c.toStoredMs, 0)} ms | ${
+        fixed(c.toNotifiedMs, 0)
+      } ms | ${fixed(c.libStorageMs, 0)} ms | ${fixed(c.zstdCurlMs, 0)} ms | **${ratio(c.speedVsLibStorage)}** | ${
+        ratio(c.speedVsZstdCurl)
+      } | ${fixed(c.cpuBeforeClosePerGiB, 3)} s/GiB | ${fixed(c.cpuAfterClosePerGiB, 2)} s/GiB | ${
+        mib(c.peakRssBytes)
+      } MiB | ${fixed(c.foreignCores, 2)} |`,
+    );
+  }
+  lines.push(
+    "",
+    `Watcher RSS when idle before the first core: ${mib(r.idleRssBytes)} MiB.`,
+    "",
+    "<details><summary>Every run</summary>",
+    "",
+    "| Core | Size | Written by the kernel | Dump | Close to stored | Watcher CPU before / after close | lib-storage (CPU) | zstd + curl (CPU) | Stored (CoreDog / lib-storage / zstd) | Load avg |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+  );
+  for (const c of r.cases) {
+    for (const run of c.runs) {
+      lines.push(
+        `| ${c.label} | ${mib(run.sizeBytes)} MiB | ${
+          mib(run.diskBytes)
+        } MiB | ${run.dumpMs} ms | ${run.toStoredMs} ms | ${fixed(run.cpuBeforeClose, 2)} / ${
+          fixed(run.cpuAfterClose, 2)
+        } s | ${fixed(run.libStorage.seconds * 1000, 0)} ms (${fixed(run.libStorage.cpuSeconds, 2)} s) | ${
+          fixed(run.zstdCurl.seconds * 1000, 0)
+        } ms (${fixed(run.zstdCurl.cpuSeconds, 2)} s) | ${mib(run.storedBytes)} / ${
+          mib(run.libStorage.storedBytes)
+        } / ${mib(run.zstdCurl.storedBytes)} MiB | ${fixed(run.load, 2)} |`,
       );
     }
   }

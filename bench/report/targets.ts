@@ -41,7 +41,13 @@ export function judgeTargets(results: BenchResults): TargetVerdict[] {
     big && `${mib(big.peakRssBytes)} MiB`,
     big && big.peakRssBytes <= 128 * 1024 * 1024,
   );
+  realCoreTargets(results, verdict);
   const latency = results.latency;
+  verdict(
+    "Crash to notification p50 <= 150 ms for a small core whose close the kernel reported",
+    latency && `${fixed(latency.toNotified.p50, 0)} ms (settle ${latency.settleMs} ms included)`,
+    latency && latency.toNotified.p50 <= 150,
+  );
   verdict(
     "Detection latency p99 < 1 s for small cores, settle included (close to capture log)",
     latency && `${fixed(latency.toCapture.p99, 0)} ms (to notification: ${fixed(latency.toNotified.p99, 0)} ms)`,
@@ -95,4 +101,59 @@ export function judgeTargets(results: BenchResults): TargetVerdict[] {
     idle && idle.webhook.rssBytes <= 64 * 1024 * 1024,
   );
   return verdicts;
+}
+
+/** The targets of issue 14, on real crashed-process cores. */
+function realCoreTargets(
+  results: BenchResults,
+  verdict: (target: string, figure: string | undefined, ok: boolean | undefined) => void,
+): void {
+  const cases = results.realCore?.cases ?? [];
+  const find = (label: string) => cases.find((c) => c.label === label);
+  const dense = find("1 GiB dense");
+  verdict(
+    "Watcher CPU before the close <= 0.1 s per GiB (real 1 GiB dense core)",
+    dense && `${fixed(dense.cpuBeforeClosePerGiB, 3)} s/GiB`,
+    dense && dense.cpuBeforeClosePerGiB <= 0.1,
+  );
+  verdict(
+    "Watcher CPU in all <= 2.0 s per dense GiB (real 1 GiB dense core)",
+    dense && `${fixed(dense.cpuBeforeClosePerGiB + dense.cpuAfterClosePerGiB, 2)} s/GiB`,
+    dense && dense.cpuBeforeClosePerGiB + dense.cpuAfterClosePerGiB <= 2.0,
+  );
+  verdict(
+    "Close to stored >= 1.0 x the speed of the lib-storage + SHA-256 script (real 1 GiB dense core)",
+    dense &&
+      `${ratio(dense.speedVsLibStorage)} (${fixed(dense.toStoredMs, 0)} vs ${fixed(dense.libStorageMs, 0)} ms; ` +
+        `zstd -T0 + curl ${fixed(dense.zstdCurlMs, 0)} ms)`,
+    dense && dense.speedVsLibStorage >= 1.0,
+  );
+  const big = find("4 GiB dense");
+  verdict(
+    "Watcher peak RSS <= 128 MiB while storing a real 4 GiB core",
+    big && `${mib(big.peakRssBytes)} MiB`,
+    big && big.peakRssBytes <= 128 * 1024 * 1024,
+  );
+  // Proportional to the data: the sparse core costs at most twice what its data alone would cost on a dense core.
+  const sparse = find("4 GiB sparse");
+  if (sparse && dense) {
+    const dataGiB = sparse.dataMiB / 1024;
+    const cpu = sparse.cpuBeforeClosePerGiB * sparse.sizeBytes / GIB +
+      sparse.cpuAfterClosePerGiB * sparse.sizeBytes / GIB;
+    const densePerGiB = dense.cpuBeforeClosePerGiB + dense.cpuAfterClosePerGiB;
+    const denseMsPerGiB = dense.toStoredMs / (dense.sizeBytes / GIB);
+    verdict(
+      "Sparse cores: time and CPU proportional to the data (4 GiB sparse core, 128 MiB of data)",
+      `${fixed(sparse.toStoredMs, 0)} ms and ${fixed(cpu, 2)} CPU s; its data alone at the dense rate: ${
+        fixed(denseMsPerGiB * dataGiB, 0)
+      } ms, ${fixed(densePerGiB * dataGiB, 2)} CPU s`,
+      sparse.toStoredMs <= 2 * denseMsPerGiB * dataGiB && cpu <= 2 * densePerGiB * dataGiB,
+    );
+  } else {
+    verdict(
+      "Sparse cores: time and CPU proportional to the data (4 GiB sparse core, 128 MiB of data)",
+      undefined,
+      undefined,
+    );
+  }
 }

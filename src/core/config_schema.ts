@@ -116,7 +116,7 @@ export const STORAGE_KEYS: SectionSpec = {
 export const WATCHER_KEYS: SectionSpec = {
   SettleMilliseconds: {
     type: { kind: "int", min: 50, max: 60000 },
-    default: 500,
+    default: 50,
     doc: "After the kernel closes a core, how long its size and mtime must stay unchanged before upload.",
   },
   QuietSeconds: {

@@ -287,6 +287,7 @@ async function store(
     compression,
     level: config.storage.compressionLevel,
     onRead: (bytes) => metrics.bytesRead.inc({}, bytes),
+    source: { path: file.path, dev: file.dev, ino: file.ino, size: file.size },
   });
   const storedSize = await deps.storage.size(keys.core);
   if (storedSize !== result.storedBytes) {

@@ -60,6 +60,8 @@ export class Scheduler {
   #queue: Entry[] = [];
   #running = new Set<Promise<void>>();
   #timer: ReturnType<typeof setTimeout> | undefined;
+  /** When the pending tick is due (watcher clock, ms). */
+  #timerDue = 0;
   #ticking = false;
   #stopped = false;
   #refusalsLogged = new Set<string>();
@@ -104,7 +106,8 @@ export class Scheduler {
       entry.diskBytes = stat.blocks * 512;
     }
     if (closed) entry.state = markClosed(entry.state, now);
-    this.#schedule();
+    // A closed core is looked at again as soon as its settle time is over, not on the next tick.
+    this.#schedule(closed ? Math.min(TICK_MS, this.#options.readiness.settleMs + 1) : TICK_MS);
   }
 
   /** Refuses a file that discovery cannot read (logged once, like the others). */
@@ -179,12 +182,18 @@ export class Scheduler {
     this.#options.logger.warn(`refused file: ${reason}; left untouched`, { path, reason });
   }
 
-  #schedule(): void {
-    if (this.#timer !== undefined || this.#stopped) return;
+  #schedule(delayMs = TICK_MS): void {
+    if (this.#stopped) return;
+    const due = Date.now() + delayMs;
+    if (this.#timer !== undefined) {
+      if (this.#timerDue <= due) return;
+      clearTimeout(this.#timer);
+    }
+    this.#timerDue = due;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       this.#tick().catch((error) => this.#options.logger.error("scheduler tick failed", { error: String(error) }));
-    }, TICK_MS);
+    }, delayMs);
   }
 
   async #tick(): Promise<void> {

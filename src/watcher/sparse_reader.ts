@@ -1,0 +1,136 @@
+/**
+ * Reads a core by its data regions only. Cores are sparse (the kernel
+ * seeks over zero pages; a 4 GiB core can hold 40 MiB of data), and
+ * reading a hole still costs the kernel a page of zeros per page, so the
+ * reader asks `lseek(SEEK_DATA / SEEK_HOLE)` where the data is and hands
+ * out holes as lengths, never as bytes read. Reads are `pread` calls on a
+ * thread of Deno's pool into buffers the caller gives back, so nothing is
+ * allocated per chunk.
+ *
+ * Needs FFI (`--allow-ffi`); {@linkcode openSparseReader} returns
+ * undefined without it, and the caller reads the whole file instead.
+ *
+ * @module
+ */
+
+const O_RDONLY = 0;
+const O_NOFOLLOW = 0o400000;
+const O_CLOEXEC = 0o2000000;
+const SEEK_DATA = 3;
+const SEEK_HOLE = 4;
+const ENXIO = 6;
+
+const SYMBOLS = {
+  open: { parameters: ["buffer", "i32"], result: "i32" },
+  close: { parameters: ["i32"], result: "i32" },
+  lseek: { parameters: ["i32", "i64", "i32"], result: "i64" },
+  // On a thread of Deno's pool: the event loop keeps running while the disk reads.
+  pread: { parameters: ["i32", "buffer", "usize", "i64"], result: "isize", nonblocking: true },
+  fstat: { parameters: ["i32", "buffer"], result: "i32" },
+  __errno_location: { parameters: [], result: "pointer" },
+} as const;
+
+type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
+
+let libc: Libc | null | undefined;
+
+function loadLibc(): Libc | undefined {
+  if (libc === undefined) {
+    try {
+      libc = Deno.dlopen("libc.so.6", SYMBOLS).symbols;
+    } catch {
+      libc = null;
+    }
+  }
+  return libc ?? undefined;
+}
+
+function errno(c: Libc): number {
+  const pointer = c.__errno_location();
+  return pointer ? new Deno.UnsafePointerView(pointer).getInt32() : 0;
+}
+
+/** A piece of the file: bytes read into the caller's buffer, or a run of zeros that was not read. */
+export type FileSpan = { kind: "data"; bytes: Uint8Array } | { kind: "hole"; length: number };
+
+/** An open file read by data regions. */
+export interface SparseReader {
+  /** Bytes of data regions found so far (holes excluded). */
+  dataBytes(): number;
+  /**
+   * The file from offset 0 to `size` in order: data regions are read into
+   * the buffers `buffer` hands out (at most a buffer's length at a time; the
+   * span is a view of it), holes are returned as lengths.
+   */
+  spans(size: number, buffer: () => Promise<Uint8Array>): AsyncGenerator<FileSpan>;
+  close(): void;
+}
+
+/**
+ * Opens `path` (without following a symbolic link) for reading by data
+ * regions; undefined when FFI is unavailable or the file is not the one
+ * identified by `dev` and `ino` (it was replaced since it was checked).
+ */
+export function openSparseReader(path: string, identity: { dev: number; ino: number }): SparseReader | undefined {
+  const c = loadLibc();
+  if (!c) return undefined;
+  const fd = c.open(new TextEncoder().encode(path + "\0"), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return undefined;
+  // struct stat: st_dev at 0 and st_ino at 8 on x86_64 and aarch64 alike.
+  const stat = new BigUint64Array(32);
+  if (c.fstat(fd, stat) !== 0 || Number(stat[0]) !== identity.dev || Number(stat[1]) !== identity.ino) {
+    c.close(fd);
+    return undefined;
+  }
+  let data = 0;
+  let closed = false;
+
+  /** Next data offset at or after `from`, or `size` when only a hole (or nothing) is left. */
+  function nextData(from: number, size: number): number {
+    const at = Number(c!.lseek(fd, BigInt(from), SEEK_DATA));
+    if (at >= 0) return Math.min(at, size);
+    if (errno(c!) === ENXIO) return size;
+    // A file system without SEEK_DATA: all of it is data.
+    return from;
+  }
+
+  function nextHole(from: number, size: number): number {
+    const at = Number(c!.lseek(fd, BigInt(from), SEEK_HOLE));
+    return at >= 0 ? Math.min(at, size) : size;
+  }
+
+  async function* spans(size: number, buffer: () => Promise<Uint8Array>): AsyncGenerator<FileSpan> {
+    let offset = 0;
+    while (offset < size) {
+      const start = nextData(offset, size);
+      if (start > offset) {
+        yield { kind: "hole", length: start - offset };
+        offset = start;
+        continue;
+      }
+      const end = nextHole(offset, size);
+      while (offset < end) {
+        if (closed) throw new Error("the file was closed while being read");
+        const target = await buffer();
+        const want = Math.min(target.length, end - offset);
+        const got = Number(await c!.pread(fd, target, BigInt(want), BigInt(offset)));
+        // errno belongs to the pool thread that ran the read, so only the failure is known here.
+        if (got < 0) throw new Error(`read of ${path} at ${offset} failed`);
+        if (got === 0) throw new Error(`${path} ended at ${offset}, before the ${size} bytes it had; the file changed`);
+        data += got;
+        offset += got;
+        yield { kind: "data", bytes: target.subarray(0, got) };
+      }
+    }
+  }
+
+  return {
+    dataBytes: () => data,
+    spans,
+    close(): void {
+      if (closed) return;
+      closed = true;
+      c.close(fd);
+    },
+  };
+}
