@@ -1,16 +1,23 @@
 /**
  * The Dockerfile, which cannot be built here (no container engine, and
- * `deno compile` downloads its runtime): each role is compiled with exactly
- * the permissions of its `deno task`, from the pinned Deno image, with the
- * frozen lockfile, into the paths the chart runs; the runtime stage is
- * distroless and non-root. The webhook then runs here with those very
- * permissions.
+ * `deno compile` downloads its runtime). What can be checked by running
+ * something is: the webhook serves with exactly the permissions it is
+ * compiled with; the watcher, really started, spawns the workers the
+ * compile line `--include`s (and no executable whose module graph, from
+ * `deno info`, holds no spawner includes one); every embedded module is in
+ * the build context; the chart as helm renders it runs the installed
+ * executables. Static, because only a docker build would show them: the
+ * compile lines' permissions (compared with deno.json's tasks, which the
+ * tests run the roles with), the pinned base image and frozen lockfile, the
+ * runtime stage's base image, files and user, and `.dockerignore`.
  */
 
 import assert from "node:assert/strict";
+import { COREDOG_BINARY } from "../src/core/debug_pod.ts";
 import { createCertificateAuthority, issueServingCertificate } from "../src/tls/certificates.ts";
 import { fixtureText } from "./support/admission.ts";
-import { loadTemplates } from "./support/chart.ts";
+import { startTestWatcher, waitFor } from "./support/harness.ts";
+import { findHelm, objectOf, renderChart } from "./support/helm.ts";
 import { runDeno } from "./support/process.ts";
 import { freePort } from "./support/s3_server.ts";
 import { taskRunArgs } from "./support/tasks.ts";
@@ -54,19 +61,84 @@ Deno.test("each role is compiled from the pinned Deno image with the frozen lock
   assert.ok(!compiles.some((c) => /--allow-all|-A /.test(c)));
 });
 
-/** Modules started with `new Worker(new URL("./x.ts", import.meta.url))` anywhere under `src/`, as repository paths. */
-async function workerModules(): Promise<string[]> {
+/** The repository path of a `file:` URL under the repository. */
+function repoPath(url: string | URL): string {
+  const path = new URL(url).pathname;
+  assert.ok(path.startsWith(ROOT.pathname), `${path} is outside the repository`);
+  return path.slice(ROOT.pathname.length);
+}
+
+/** The local modules of `entrypoint`'s module graph, as `deno info` (what `deno compile` embeds) resolves it. */
+async function localModules(entrypoint: string): Promise<string[]> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json", entrypoint],
+    cwd: ROOT,
+    stdout: "piped",
+  }).output();
+  assert.ok(output.success, `deno info ${entrypoint}`);
+  const graph: { modules: { specifier: string }[] } = JSON.parse(new TextDecoder().decode(output.stdout));
+  return graph.modules.map((m) => m.specifier).filter((s) => s.startsWith("file:")).map(repoPath).sort();
+}
+
+/** The words after each `--include` of a compile command. */
+function includes(command: string): string[] {
+  return [...command.matchAll(/--include (\S+)/g)].map((m) => m[1]).sort();
+}
+
+/**
+ * The workers a really started watcher spawns, each with the module that
+ * spawned it (from the constructor's stack): `new Worker` is replaced by a
+ * recording subclass while the watcher starts and stops.
+ */
+async function workersSpawnedByTheWatcher(): Promise<{ worker: string; spawner: string }[]> {
+  const spawned: { worker: string; spawner: string }[] = [];
+  const RealWorker = globalThis.Worker;
+  globalThis.Worker = class RecordingWorker extends RealWorker {
+    constructor(specifier: string | URL, options?: WorkerOptions) {
+      super(specifier, options);
+      const frames = [...new Error().stack!.matchAll(/(file:\/\/[^\s()]+?\.ts):\d+:\d+/g)].map((m) => m[1]);
+      const spawner = frames.find((frame) => frame !== import.meta.url)!;
+      spawned.push({ worker: repoPath(specifier), spawner: repoPath(spawner) });
+    }
+  };
+  const dir = await Deno.makeTempDir({ prefix: "coredog-workers-" });
+  try {
+    await Deno.mkdir(`${dir}/dumps`);
+    const test = await startTestWatcher({ root: `${dir}/dumps`, localDir: `${dir}/bucket` });
+    await waitFor("the first scan", () => test.watcher.ready());
+    await test.stop();
+  } finally {
+    globalThis.Worker = RealWorker;
+    await Deno.remove(dir, { recursive: true });
+  }
+  return spawned;
+}
+
+Deno.test("each executable embeds with --include exactly the workers its code spawns", async () => {
+  // deno compile leaves worker modules out unless named; the executable would then fail at the first watch.
+  const spawned = await workersSpawnedByTheWatcher();
+  assert.deepEqual(spawned.map((s) => s.worker), ["src/watcher/fs_event_worker.ts"], "the watcher's file events");
+  // Static, and the one source scan left: every place that can start a worker is one the running watcher went
+  // through, so that a worker started only on another path (or by another role) is not missed.
+  const spawners = [...new Set(spawned.map((s) => s.spawner))];
+  assert.deepEqual(await sourcesThatStartWorkers(), spawners, "every new Worker( in src/ was exercised above");
+  for (const entrypoint of ["src/watcher/main.ts", "src/webhook/main.ts", "src/cli/main.ts"]) {
+    const compile = compileCommands().find((c) => c.endsWith(` ${entrypoint}`))!;
+    const graph = await localModules(entrypoint);
+    const needed = spawned.filter((s) => graph.includes(s.spawner)).map((s) => s.worker).sort();
+    assert.deepEqual(includes(compile), needed, `${entrypoint}: --include in the Dockerfile`);
+  }
+});
+
+/** Files under src/ whose text constructs a Worker. */
+async function sourcesThatStartWorkers(): Promise<string[]> {
   const found: string[] = [];
   async function walk(dir: string): Promise<void> {
     for await (const entry of Deno.readDir(new URL(dir, ROOT))) {
       const path = `${dir}${entry.name}`;
-      if (entry.isDirectory) {
-        await walk(`${path}/`);
-      } else if (entry.name.endsWith(".ts")) {
-        const text = await Deno.readTextFile(new URL(path, ROOT));
-        for (const match of text.matchAll(/new Worker\(\s*new URL\("\.\/([^"]+)", import\.meta\.url\)/g)) {
-          found.push(`${dir}${match[1]}`);
-        }
+      if (entry.isDirectory) await walk(`${path}/`);
+      else if (entry.name.endsWith(".ts") && (await Deno.readTextFile(new URL(path, ROOT))).includes("new Worker(")) {
+        found.push(path);
       }
     }
   }
@@ -74,28 +146,9 @@ async function workerModules(): Promise<string[]> {
   return found.sort();
 }
 
-Deno.test("every worker module is embedded with --include in the executable that starts it", async () => {
-  // deno compile leaves worker modules out unless named; the executable would then fail at the first watch.
-  const workers = await workerModules();
-  assert.deepEqual(workers, ["src/watcher/fs_event_worker.ts"]);
-  const watcher = compileCommands().find((c) => c.includes("src/watcher/main.ts"))!;
-  for (const worker of workers) assert.ok(watcher.includes(`--include ${worker} `), `${worker} in: ${watcher}`);
-  const webhook = compileCommands().find((c) => c.includes("src/webhook/main.ts"))!;
-  assert.ok(!webhook.includes("--include"), "the webhook starts no worker");
-});
-
-Deno.test("the runtime stage is distroless, holds the three executables where the chart and the debug pod run them, and is non-root", async () => {
-  const stages = dockerfile.split(/^FROM /m).slice(1);
-  const runtime = stages.at(-1)!;
-  assert.match(runtime, /^gcr\.io\/distroless\/cc-debian12:nonroot\n/);
-  assert.match(
-    runtime,
-    /^COPY --from=build \/out\/coredog-watcher \/out\/coredog-webhook \/out\/coredog \/usr\/local\/bin\/$/m,
-  );
-  assert.match(runtime, /^USER 65532:65532$/m);
-  const templates = await loadTemplates();
-  assert.match(templates.get("watcher-daemonset.yaml")!, /command: \["\/usr\/local\/bin\/coredog-watcher"\]/);
-  assert.match(templates.get("webhook-deployment.yaml")!, /command: \["\/usr\/local\/bin\/coredog-webhook"\]/);
+Deno.test("the build context holds every module the executables embed", async () => {
+  // The Dockerfile copies deno.json, deno.lock and src/ (and .dockerignore keeps no more): a module outside src/
+  // would be missing from the build, as the image's only proof would be a docker build.
   const ignore = await Deno.readTextFile(new URL(".dockerignore", ROOT));
   assert.deepEqual(ignore.split("\n").filter((l) => l && !l.startsWith("#")), [
     "*",
@@ -103,6 +156,44 @@ Deno.test("the runtime stage is distroless, holds the three executables where th
     "!deno.lock",
     "!src/",
   ]);
+  assert.match(dockerfile, /^COPY deno\.json deno\.lock \.\/\nCOPY src\/ src\/$/m);
+  for (const compile of compileCommands()) {
+    const entrypoint = compile.split(" ").at(-1)!;
+    const modules = [...await localModules(entrypoint), ...includes(compile)];
+    assert.deepEqual(modules.filter((m) => !m.startsWith("src/")), [], `${entrypoint} embeds modules outside src/`);
+  }
+});
+
+Deno.test("the runtime stage is distroless, holds the three executables where the chart and the debug pod run them, and is non-root", async () => {
+  // Static: only a docker build could show the image's base, files and user; none runs here.
+  const stages = dockerfile.split(/^FROM /m).slice(1);
+  const runtime = stages.at(-1)!;
+  assert.match(runtime, /^gcr\.io\/distroless\/cc-debian12:nonroot\n/);
+  const copy = runtime.match(/^COPY --from=build ((?:\/out\/\S+ )+)\/usr\/local\/bin\/$/m);
+  assert.ok(copy, runtime);
+  const installed = copy[1].trim().split(" ").map((out) => out.replace("/out/", "/usr/local/bin/"));
+  const outputs = compileCommands().map((c) => c.match(/--output (\S+)/)![1].replace("/out/", "/usr/local/bin/"));
+  assert.deepEqual(installed.sort(), outputs.sort(), "every compiled executable is installed");
+  assert.match(runtime, /^USER 65532:65532$/m);
+  assert.ok(installed.includes(COREDOG_BINARY), `the debug pod's init container runs ${COREDOG_BINARY}`);
+  // The chart as helm renders it runs what the image installs.
+  const helmFound = await findHelm();
+  if (!helmFound.path) {
+    console.warn(`the chart's commands are not checked: ${helmFound.reason}`);
+    return;
+  }
+  const objects = await renderChart();
+  for (
+    const [kind, name, executable] of [
+      ["DaemonSet", "coredog-watcher", "/usr/local/bin/coredog-watcher"],
+      ["Deployment", "coredog-webhook", "/usr/local/bin/coredog-webhook"],
+    ]
+  ) {
+    const containers = objectOf(objects, kind, name).spec.template.spec.containers;
+    const commands = containers.map((c: { command?: string[] }) => c.command?.[0]);
+    assert.ok(commands.includes(executable), `${kind} ${name} runs ${commands.join(", ")}`);
+    assert.ok(installed.includes(executable), executable);
+  }
 });
 
 Deno.test("the webhook serves with exactly the permissions it is compiled with", async () => {
