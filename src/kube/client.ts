@@ -50,25 +50,80 @@ export interface PodListWatchOptions {
    * it; a wait that never ends once its owner stopped prevents that.
    */
   delayFn?: (ms: number) => Promise<void>;
+  /** How long a silent watch is trusted; {@linkcode WATCH_SILENCE_LIMIT_MS} by default. */
+  silenceLimitMs?: number;
 }
 
 /**
- * client-node's Watch, with a failure before the request (an unreadable
- * token or CA file, e.g. during a rotation) reported to `done` like any
- * other failure. client-node throws it instead, and as the ListWatch
- * reconnects from a callback nobody awaits, that throw would be an
- * unhandled rejection that ends the process.
+ * A watch with no line (event or bookmark) for this long is taken as dead
+ * and reconnected from its last resourceVersion. The API server sends a
+ * bookmark about once a minute to a watch that allows them.
+ */
+export const WATCH_SILENCE_LIMIT_MS = 90_000;
+/** The API server ends each watch after this long (the client reconnects from its resourceVersion). */
+const WATCH_SERVER_TIMEOUT_SECONDS = 300;
+
+/**
+ * client-node's Watch, made to notice a dead connection and to report every
+ * failure:
+ *
+ * - Under Deno, the undici response body of a watch neither ends nor fails
+ *   when the API server goes away (a restart, a lost node), and aborting it
+ *   ends nothing either, so client-node's own inactivity timer never calls
+ *   `done`: the watch would hang for good and the pod cache go stale
+ *   (found on the real kube-apiserver, restarted under a watch). So this
+ *   asks for bookmarks and a server-side timeout, and reports a watch silent
+ *   for {@linkcode WATCH_SILENCE_LIMIT_MS} as timed out, which ListWatch
+ *   answers by reconnecting at once from its last resourceVersion.
+ * - A failure before the request (an unreadable token or CA file, e.g.
+ *   during a rotation) is reported to `done` like any other. client-node
+ *   throws it instead, and as the ListWatch reconnects from a callback
+ *   nobody awaits, that throw would be an unhandled rejection that ends the
+ *   process.
  */
 class ReportingWatch extends k8s.Watch {
+  #silenceLimitMs: number;
+
+  constructor(config: k8s.KubeConfig, silenceLimitMs: number) {
+    super(config);
+    this.#silenceLimitMs = silenceLimitMs;
+    // Its timer (private, 30 s) aborts the request, which under Deno ends nothing; the silence check below
+    // replaces it.
+    (this as unknown as { requestTimeoutMs: number }).requestTimeoutMs = 2 ** 31 - 1;
+  }
+
   override async watch(
-    ...args: Parameters<k8s.Watch["watch"]>
+    ...[path, queryParams, callback, done]: Parameters<k8s.Watch["watch"]>
   ): Promise<AbortController> {
+    let finished = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let controller: AbortController | undefined;
+    const finish = (error: unknown) => {
+      if (finished) return;
+      finished = true;
+      clearTimeout(timer);
+      controller?.abort();
+      done(error);
+    };
+    const arm = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        finish(new DOMException(`no watch event or bookmark for ${this.#silenceLimitMs} ms`, "TimeoutError"));
+      }, this.#silenceLimitMs);
+      Deno.unrefTimer(timer);
+    };
+    const query = { allowWatchBookmarks: true, timeoutSeconds: WATCH_SERVER_TIMEOUT_SECONDS, ...queryParams };
+    arm();
     try {
-      return await super.watch(...args);
+      controller = await super.watch(path, query, (type, object, raw) => {
+        arm();
+        callback(type, object, raw);
+      }, finish);
     } catch (error) {
-      args[3](error);
-      return new AbortController();
+      finish(error);
+      controller = new AbortController();
     }
+    return controller;
   }
 }
 
@@ -115,7 +170,7 @@ export class KubeClient {
       );
     return new k8s.ListWatch<k8s.V1Pod>(
       "/api/v1/pods",
-      new ReportingWatch(this.connection.config),
+      new ReportingWatch(this.connection.config, options.silenceLimitMs ?? WATCH_SILENCE_LIMIT_MS),
       list,
       false,
       undefined,
