@@ -13,7 +13,7 @@ import type { CredentialOverrides } from "./core/credentials.ts";
 export const DEFAULT_CONFIG_PATH = "/etc/coredog/coredog.yaml";
 
 /** Environment variables that can carry the S3 credentials. */
-export const CREDENTIAL_ENV = {
+const CREDENTIAL_ENV = {
   accessKeyId: "COREDOG_S3_ACCESS_KEY_ID",
   secretAccessKey: "COREDOG_S3_SECRET_ACCESS_KEY",
 } as const;

@@ -97,7 +97,7 @@ export interface ClusterConfigOptions extends ConnectOptions {
 }
 
 /** The chart's example name for the S3 credentials Secret (charts/values.yaml, `existingSecret`). */
-export const DEFAULT_SECRET = "coredog-s3";
+const DEFAULT_SECRET = "coredog-s3";
 
 /** The keys of that Secret (charts/values.yaml, `existingSecretKeys`). */
 export const SECRET_KEYS = { accessKeyId: "access-key-id", secretAccessKey: "secret-access-key" } as const;

@@ -39,7 +39,7 @@ export interface WriteCoreOptions {
 }
 
 /** The stored bytes are not the core the metadata describes. */
-export class CoreMismatchError extends Error {
+class CoreMismatchError extends Error {
   constructor(message: string) {
     super(message);
     this.name = "CoreMismatchError";

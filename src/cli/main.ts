@@ -20,7 +20,7 @@ import { listCommand } from "./list.ts";
 export const COMMANDS: Command[] = [listCommand, infoCommand, getCommand, debugCommand, fetchCommand];
 
 /** `coredog --help`. */
-export function mainHelp(): string {
+function mainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
   return `Usage: coredog COMMAND [ARGS] (--config FILE | --from-cluster)
 

@@ -18,14 +18,14 @@ export const OUTPUT_FORMATS = ["table", "wide", "json", "yaml"] as const;
 export type OutputFormat = typeof OUTPUT_FORMATS[number];
 
 /** Columns separated by three spaces, each as wide as its widest cell (kubectl's layout). */
-export function renderTable(header: string[], rows: string[][]): string {
+function renderTable(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
   const line = (cells: string[]) => cells.map((cell, i) => cell.padEnd(widths[i])).join("   ").trimEnd();
   return [line(header), ...rows.map(line)].join("\n") + "\n";
 }
 
 /** `2026-12-01 15:08:58Z`: sortable, to the second, always UTC. */
-export function shortTime(iso: string): string {
+function shortTime(iso: string): string {
   const ms = Date.parse(iso);
   return Number.isNaN(ms) ? "-" : new Date(ms).toISOString().replace("T", " ").replace(/\.\d{3}Z$/, "Z");
 }

@@ -72,7 +72,7 @@ export function readSection(
 }
 
 /** `value` checked against `spec`: the value (converted where YAML spelled it loosely), or the default and a problem. */
-export function checkValue(value: unknown, spec: KeySpec, path: string, problems: string[]): unknown {
+function checkValue(value: unknown, spec: KeySpec, path: string, problems: string[]): unknown {
   const type = spec.type;
   switch (type.kind) {
     case "string":

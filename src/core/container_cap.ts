@@ -8,7 +8,7 @@
  */
 
 /** One hour, the cap's window. */
-export const CAP_WINDOW_MS = 60 * 60 * 1000;
+const CAP_WINDOW_MS = 60 * 60 * 1000;
 
 /** Counts stored cores per container over a sliding hour. */
 export class ContainerCap {

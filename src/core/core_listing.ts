@@ -45,7 +45,7 @@ export interface StoredCore {
 const TIME_PART = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})\.(\d{3})Z-.+\.json$/;
 
 /** Trims the slashes `StoreDir` may carry, as the key builder does. */
-export function normalizeStoreDir(storeDir: string): string {
+function normalizeStoreDir(storeDir: string): string {
   return storeDir.replace(/^\/+|\/+$/g, "");
 }
 

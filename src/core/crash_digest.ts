@@ -54,7 +54,7 @@ export interface SignatureDigest {
 export type { DigestWindow, GroupDecision } from "./crash_record.ts";
 
 /** Pods/nodes listed in a digest at most (the count has them all). */
-export const MAX_LISTED_OCCURRENCES = 20;
+const MAX_LISTED_OCCURRENCES = 20;
 
 /** The aligned window holding `timeMs`. */
 export function windowOf(timeMs: number, windowMs: number): DigestWindow {

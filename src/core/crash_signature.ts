@@ -21,10 +21,10 @@ import type { ModuleHeaders } from "./elf_module.ts";
 import type { FrameMethod, UnwoundStack } from "./elf_stack.ts";
 
 /** Frames that make up the signature. */
-export const SIGNATURE_FRAMES = 5;
+const SIGNATURE_FRAMES = 5;
 
 /** Frames kept in the record and shown by `{crash.frames}`. */
-export const RECORDED_FRAMES = 16;
+const RECORDED_FRAMES = 16;
 
 /** Hex digits of the signature (64 bits: collisions are not a practical concern at crash counts). */
 const SIGNATURE_HEX = 16;
@@ -135,7 +135,7 @@ export function signatureOf(executable: string | undefined, signal: string | und
 }
 
 /** `server+0x1139`: the frame's module and offset, never its function name (the signature hashes this). */
-export function frameText(frame: CrashFrame): string {
+function frameText(frame: CrashFrame): string {
   return `${frame.module}+0x${frame.offset.toString(16)}`;
 }
 

@@ -22,7 +22,7 @@ import { shortId } from "./core_listing.ts";
 import type { CrashRecord } from "./crash_record.ts";
 
 /** Where the core lands in every container. */
-export const CORE_DIR = "/cores";
+const CORE_DIR = "/cores";
 /** The raw core. */
 export const CORE_PATH = `${CORE_DIR}/core`;
 /** The pid of the app container's process, as the debugger container sees it. */
@@ -105,7 +105,7 @@ export function debuggerScript(lifetimeSeconds: number): string {
 }
 
 /** The init container's `coredog fetch` command line. */
-export function fetchCommandLine(record: CrashRecord, coreUrl: string): string[] {
+function fetchCommandLine(record: CrashRecord, coreUrl: string): string[] {
   const line = [COREDOG_BINARY, "fetch", coreUrl, "--out", CORE_PATH];
   line.push("--sha256", record.corefile.sha256, "--compression", record.corefile.compression);
   if (record.corefile.rawBytes > 0) line.push("--raw-bytes", String(record.corefile.rawBytes));
@@ -200,6 +200,6 @@ export function kubectlExecCommand(
 }
 
 /** Quotes `text` for a POSIX shell when it needs it. */
-export function shellQuote(text: string): string {
+function shellQuote(text: string): string {
   return /^[A-Za-z0-9_./:=@%+-]+$/.test(text) ? text : `'${text.replaceAll("'", `'"'"'`)}'`;
 }

@@ -16,9 +16,9 @@ import { signalName } from "./signals.ts";
 /** Size of the ELF identification plus the largest (64-bit) ELF header. */
 export const ELF_HEADER_BYTES = 64;
 /** Notes beyond this many bytes are ignored; NT_FILE of huge processes stays well below. */
-export const MAX_NOTE_BYTES = 8 * 1024 * 1024;
+const MAX_NOTE_BYTES = 8 * 1024 * 1024;
 /** Program header tables beyond this many bytes are not read. */
-export const MAX_PROGRAM_HEADER_BYTES = 8 * 1024 * 1024;
+const MAX_PROGRAM_HEADER_BYTES = 8 * 1024 * 1024;
 
 const ET_CORE = 4;
 /** Program header type of a loadable segment (in a core: one per memory mapping). */

@@ -36,7 +36,7 @@ export interface MemoryMap {
 }
 
 /** Most code ranges kept; a process with more executable mappings than this is cut (bounds the lookups). */
-export const MAX_CODE_RANGES = 4096;
+const MAX_CODE_RANGES = 4096;
 
 /**
  * Builds the memory map from the program headers and NT_FILE: code is a

@@ -68,7 +68,7 @@ export function parseModuleHeaders(page: Uint8Array): ModuleHeadersResult {
 }
 
 /** The GNU build-id among the notes in `bytes`, as lower-case hex. */
-export function buildIdIn(header: ElfHeader, bytes: Uint8Array): string | undefined {
+function buildIdIn(header: ElfHeader, bytes: Uint8Array): string | undefined {
   for (const note of parseNotes(header, bytes)) {
     if (note.name !== "GNU" || note.type !== NT_GNU_BUILD_ID || note.desc.length === 0) continue;
     return [...note.desc.subarray(0, MAX_BUILD_ID_BYTES)].map((b) => b.toString(16).padStart(2, "0")).join("");

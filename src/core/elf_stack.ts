@@ -13,7 +13,7 @@
 import type { ThreadRegisters } from "./elf_registers.ts";
 
 /** Frames returned at most. */
-export const MAX_FRAMES = 32;
+const MAX_FRAMES = 32;
 
 /** Stack bytes from the stack pointer up that the reader asks the core for. */
 export const MAX_STACK_BYTES = 128 * 1024;

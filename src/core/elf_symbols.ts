@@ -18,7 +18,7 @@ const STT_FUNC = 2;
 const STT_GNU_IFUNC = 10;
 
 /** Function symbols kept at most per file. */
-export const MAX_SYMBOLS = 500_000;
+const MAX_SYMBOLS = 500_000;
 
 /** Longest symbol name kept, bytes (C++ names can be long; beyond this they are cut). */
 export const MAX_NAME_BYTES = 512;

@@ -24,13 +24,13 @@ import { truncateText, utf16Units } from "./text_limit.ts";
 export { INJECTED_ANNOTATION };
 
 /** Opt-in annotation; only the value `"true"` injects. */
-export const INJECT_ANNOTATION = "coredog.io/inject";
+const INJECT_ANNOTATION = "coredog.io/inject";
 /** Where the dump directory is mounted in the containers. */
-export const PATH_ANNOTATION = "coredog.io/path";
+const PATH_ANNOTATION = "coredog.io/path";
 /** Comma list of the containers to inject; empty or absent means every app container. */
-export const CONTAINER_ANNOTATION = "coredog.io/container";
+const CONTAINER_ANNOTATION = "coredog.io/container";
 /** Set by the kubelet on the API copy of a static pod. */
-export const MIRROR_ANNOTATION = "kubernetes.io/config.mirror";
+const MIRROR_ANNOTATION = "kubernetes.io/config.mirror";
 
 /**
  * Paths the webhook refuses to mount over, and everything under them: the
@@ -62,7 +62,7 @@ export const MAX_WARNING_LENGTH = 119;
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/g;
 
 /** Linux's PATH_MAX: a mount path must be shorter. */
-export const MAX_PATH_BYTES = 4096;
+const MAX_PATH_BYTES = 4096;
 
 /** A container as it appears in an AdmissionReview; anything may be missing. */
 export interface AdmissionContainer {

@@ -8,7 +8,7 @@
 import type { CrashRecord } from "./crash_record.ts";
 
 /** Reason of the event. */
-export const CORE_DUMP_EVENT_REASON = "CoreDumpCaptured";
+const CORE_DUMP_EVENT_REASON = "CoreDumpCaptured";
 
 /** Builds a core/v1 Event for `record`, or undefined when its pod is unknown. */
 export function coreDumpEvent(record: CrashRecord, now: Date): Record<string, unknown> | undefined {

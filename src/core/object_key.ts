@@ -67,7 +67,7 @@ export function compactTime(ms: number): string {
  * Makes text safe as one key segment: letters, digits, `.`, `_` and `-`
  * only, at most `max` characters, never `.` or `..`.
  */
-export function safeSegment(text: string, max: number): string {
+function safeSegment(text: string, max: number): string {
   const cleaned = text.replace(/[^A-Za-z0-9._-]+/g, "_").slice(0, max);
   if (cleaned === "" || /^\.+$/.test(cleaned)) return "core";
   return cleaned;

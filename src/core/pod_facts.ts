@@ -80,7 +80,7 @@ function soleContainer(pod: PodObject): string | undefined {
  * label, which names the Deployment without an extra API call (and without
  * RBAC on ReplicaSets).
  */
-export function workloadOf(pod: PodObject): WorkloadRef | undefined {
+function workloadOf(pod: PodObject): WorkloadRef | undefined {
   const owner = pod.metadata?.ownerReferences?.find((o) => o.controller) ?? pod.metadata?.ownerReferences?.[0];
   if (!owner?.kind || !owner.name) return undefined;
   const hash = pod.metadata?.labels?.["pod-template-hash"];

@@ -32,9 +32,9 @@ import {
 } from "./injection_rules.ts";
 
 /** Name of the injected hostPath volume. */
-export const VOLUME_NAME = "coredog-corefile";
+const VOLUME_NAME = "coredog-corefile";
 /** Env var that carries the pod name into `subPathExpr`. */
-export const POD_NAME_ENV = "COREDOG_POD_NAME";
+const POD_NAME_ENV = "COREDOG_POD_NAME";
 
 /** What to inject, from the rules and the configuration. */
 export interface PatchPlan {

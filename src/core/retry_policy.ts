@@ -30,7 +30,7 @@ export interface FailedAttempt {
 export type AttemptResult = { ok: true } | FailedAttempt;
 
 /** Shortest wait before a retry, so that `Retry-After: 0` cannot make a tight loop. */
-export const MIN_RETRY_DELAY_MS = 250;
+const MIN_RETRY_DELAY_MS = 250;
 
 /** First backoff delay, ms: the documented 1 s, 2 s, 4 s... */
 const RETRY_BASE_MS = 1000;

@@ -26,7 +26,7 @@ export function formatDefault(spec: KeySpec): string {
 }
 
 /** The whole reference as Markdown. */
-export function configReferenceMarkdown(): string {
+function configReferenceMarkdown(): string {
   const parts: string[] = [];
   for (const section of CONFIG_SECTIONS) {
     parts.push(`### ${section.name ? `\`${section.name}\`` : "Top level"}`, "", section.doc, "");

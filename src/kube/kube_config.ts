@@ -65,7 +65,7 @@ export function connectionOf(source: KubeSource): KubeConnection {
 }
 
 /** The service account's namespace when running in a pod, else undefined. */
-export function inClusterNamespace(serviceAccountDir = SERVICE_ACCOUNT_DIR): string | undefined {
+function inClusterNamespace(serviceAccountDir = SERVICE_ACCOUNT_DIR): string | undefined {
   try {
     return fs.readFileSync(join(serviceAccountDir, "namespace"), "utf8").trim() || undefined;
   } catch {
@@ -102,7 +102,7 @@ export function tokenFileConnection(
 /** undici reads `allowH2` from the connect options it is given. */
 type HttpOneConnect = k8s.ConnectOptions & { allowH2: false };
 
-export class Http1KubeConfig extends k8s.KubeConfig {
+class Http1KubeConfig extends k8s.KubeConfig {
   /** client-node's dispatcher options, with HTTP/2 turned off, also where it would use undici's global dispatcher. */
   override createDispatcherOptions(
     ...args: Parameters<k8s.KubeConfig["createDispatcherOptions"]>
@@ -124,7 +124,7 @@ export class Http1KubeConfig extends k8s.KubeConfig {
 type Authenticator = Parameters<k8s.KubeConfig["addAuthenticator"]>[0];
 
 /** Sets `Authorization: Bearer <token>` from the user's token file, read for each request. */
-export class TokenFileAuthenticator implements Authenticator {
+class TokenFileAuthenticator implements Authenticator {
   /** True for users whose token comes from a file. */
   isAuthProvider(user: k8s.User): boolean {
     return user.authProvider?.name === TOKEN_FILE_PROVIDER;

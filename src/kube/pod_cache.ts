@@ -23,7 +23,7 @@ import { DEFAULT_REQUEST_TIMEOUT_MS } from "./api_objects.ts";
 import type { KubeClient } from "./client.ts";
 
 /** How long a deleted pod is remembered by default, ms (15 minutes). */
-export const DEFAULT_TOMBSTONE_MS = 15 * 60_000;
+const DEFAULT_TOMBSTONE_MS = 15 * 60_000;
 
 /** Backoff of restarts after the list or watch failed, ms. */
 const RESTART_MIN_MS = 1000;

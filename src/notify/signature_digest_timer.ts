@@ -36,10 +36,10 @@ export interface SignatureDigestTimerOptions {
 }
 
 /** Longest wait after a window's end for other nodes' uploads to be recorded, ms. */
-export const MAX_GRACE_MS = 30_000;
+const MAX_GRACE_MS = 30_000;
 
 /** Time after the window's end before the digest is read: a tenth of the window, at most 30 s. */
-export function digestGraceMs(window: DigestWindow): number {
+function digestGraceMs(window: DigestWindow): number {
   return Math.min(MAX_GRACE_MS, Math.round((window.end - window.start) / 10));
 }
 

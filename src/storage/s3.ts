@@ -30,9 +30,9 @@ import { uploadMultipart } from "./multipart_upload.ts";
 import { CleanupUnsupportedError, type DownloadLink, publicUrl, type Storage } from "./storage.ts";
 
 /** Size of each multipart part; 10,000 parts of 8 MiB hold 78 GiB of compressed core. */
-export const PART_BYTES = 8 * 1024 * 1024;
+const PART_BYTES = 8 * 1024 * 1024;
 /** Parts uploaded at once (and so held in memory at once). */
-export const PARTS_IN_FLIGHT = 2;
+const PARTS_IN_FLIGHT = 2;
 
 /** Creates an S3-backed {@linkcode Storage}. */
 export function createS3Storage(settings: StorageSettings): Storage {

@@ -34,7 +34,7 @@ import { firstThreadRegisters } from "../core/elf_registers.ts";
 import { MAX_STACK_BYTES, unwindStack } from "../core/elf_stack.ts";
 
 /** Modules whose first page is read at most: the executable and those of the recorded frames. */
-export const MAX_MODULES = 17;
+const MAX_MODULES = 17;
 
 /** What the file turned out to be. */
 export interface CoreFileFacts {

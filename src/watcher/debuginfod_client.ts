@@ -20,10 +20,10 @@ import { functionAt, parseSymbols, type SymbolTable } from "../core/elf_symbols.
 import type { Logger } from "../log.ts";
 
 /** Time allowed for one file (headers and body), ms. */
-export const DEBUGINFOD_TIMEOUT_MS = 15_000;
+const DEBUGINFOD_TIMEOUT_MS = 15_000;
 
 /** Largest file downloaded, bytes; a larger one is skipped. */
-export const DEBUGINFOD_MAX_BYTES = 256 * 1024 * 1024;
+const DEBUGINFOD_MAX_BYTES = 256 * 1024 * 1024;
 
 /** Build-ids whose answer is kept at most (oldest forgotten first). */
 const MAX_CACHED = 512;

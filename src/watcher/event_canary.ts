@@ -15,7 +15,7 @@ import { join } from "node:path";
 import type { Logger } from "../log.ts";
 
 /** Name of the canary file at the root; never a core (no namespace starts with a dot). */
-export const CANARY_NAME = ".coredog-watch-canary";
+const CANARY_NAME = ".coredog-watch-canary";
 /**
  * Times a stalled watch is replaced. Each replacement leaves a thread
  * blocked for good (nothing can wake it), so the count is bounded; past

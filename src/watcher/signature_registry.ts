@@ -31,7 +31,7 @@ import type { CoredogConfig } from "../core/config.ts";
 import type { Storage } from "../storage/storage.ts";
 
 /** Markers listed at most per signature; counts stop there. */
-export const MAX_LISTED_MARKERS = 10_000;
+const MAX_LISTED_MARKERS = 10_000;
 
 const SIGNATURE = /^[0-9a-f]{16}$/;
 

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { directoryDepth } from "../core/dump_path.ts";
 
 /** Directories deeper than this below the root are not scanned. */
-export const MAX_DEPTH = 8;
+const MAX_DEPTH = 8;
 /** Every how many scans every directory is read again, memo or not. */
 export const FULL_SCAN_EVERY = 10;
 /** A directory changed this recently is read again whatever its memo says, ms. */

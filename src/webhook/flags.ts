@@ -10,7 +10,7 @@ import { FlagError, type FlagSpec, flagsUsage, parseFlags } from "../flag_parser
 import { DEFAULT_WEBHOOK_PORT } from "./server.ts";
 
 /** Where the chart is expected to mount the serving certificate Secret (type kubernetes.io/tls). */
-export const DEFAULT_TLS_DIR = "/etc/coredog-webhook/tls";
+const DEFAULT_TLS_DIR = "/etc/coredog-webhook/tls";
 
 /** Where the serving certificate comes from. */
 export type TlsMode = "files" | "self-managed";

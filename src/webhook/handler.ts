@@ -22,7 +22,7 @@ import type { WebhookMetrics } from "./webhook_metrics.ts";
  * and an AdmissionReview can carry the object twice, so 6 MiB fits any
  * real request and stops a runaway one before it costs much memory.
  */
-export const MAX_BODY_BYTES = 6 * 1024 * 1024;
+const MAX_BODY_BYTES = 6 * 1024 * 1024;
 
 /** Options of {@linkcode createWebhookHandler}. */
 export interface WebhookHandlerOptions {

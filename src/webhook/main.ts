@@ -34,7 +34,7 @@ export interface RunWebhookOptions {
  * Runs the webhook with `flags` until SIGTERM or SIGINT, then drains.
  * Resolves with the exit code.
  */
-export async function runWebhook(flags: WebhookFlags, options: RunWebhookOptions): Promise<number> {
+async function runWebhook(flags: WebhookFlags, options: RunWebhookOptions): Promise<number> {
   const { logger } = options;
   const config = await loadConfigFile(flags.configPath);
   const selfManagedMode = flags.tlsMode === "self-managed";
