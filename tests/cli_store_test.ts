@@ -106,6 +106,44 @@ Deno.test({
         assert.ok(table.stdout.split("\n")[1].endsWith(signature.slice(0, 16)), table.stdout);
       });
 
+      await t.step(
+        "the metadata cache: used while the listing shows an object unchanged, read again when it changed",
+        async () => {
+          const cacheHome = join(bucket.dir, "cache");
+          const env = { COREDOG_CACHE_DIR: cacheHome };
+          const args = ["list", "--config", bucket.configPath, "-n", "team-c", "-o", "json"];
+          const first = await cliInProcess(args, env);
+          assert.equal(first.code, 0, first.stderr);
+          const [file] = [...Deno.readDirSync(cacheHome)].map((e) => join(cacheHome, e.name));
+          const cached = JSON.parse(await Deno.readTextFile(file));
+          const teamC = JSON.parse(first.stdout) as Listed[];
+          assert.equal(Object.keys(cached.entries).length, teamC.length);
+          assert.equal((await Deno.stat(file)).mode! & 0o777, 0o600);
+          // A planted change in the cache, tag kept: the second run reads the copy, not the store.
+          const victim = teamC[0].metadataKey;
+          cached.entries[victim][1].container.name = "from-the-cache";
+          await Deno.writeTextFile(file, JSON.stringify(cached));
+          const second = JSON.parse((await cliInProcess(args, env)).stdout) as Listed[];
+          assert.equal(second[0].container.name, "from-the-cache");
+          const uncached = JSON.parse((await cliInProcess([...args, "--no-cache"], env)).stdout) as Listed[];
+          assert.equal(uncached[0].container.name, teamC[0].container.name);
+          // The object changes in the store: its ETag changes, the copy is not used.
+          const client = testS3Client(bucket.s3.endpoint);
+          const changed = { ...uncached[0], container: { ...uncached[0].container, name: "changed-in-store" } };
+          delete (changed as Partial<Listed>).metadataKey;
+          await client.send(new PutObjectCommand({ Bucket: "cores", Key: victim, Body: JSON.stringify(changed) }));
+          const third = JSON.parse((await cliInProcess(args, env)).stdout) as Listed[];
+          assert.equal(third[0].container.name, "changed-in-store");
+          await client.send(
+            new PutObjectCommand({
+              Bucket: "cores",
+              Key: victim,
+              Body: JSON.stringify({ ...changed, container: teamC[0].container }),
+            }),
+          );
+        },
+      );
+
       await t.step("table and wide output: one row per core, the columns of coredumpctl and kubectl", async () => {
         const table = await cliInProcess(["list", "--config", bucket.configPath, "-n", "team-c", "--limit", "3"]);
         assert.equal(table.code, 0, table.stderr);

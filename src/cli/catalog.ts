@@ -22,6 +22,7 @@ import {
 } from "../core/core_listing.ts";
 import type { CrashRecord } from "../core/crash_record.ts";
 import { UsageError } from "./args.ts";
+import { type MetadataCache, NO_CACHE } from "./metadata_cache.ts";
 import type { StoreReader } from "./store_reader.ts";
 
 /** Metadata objects read at once: enough to hide a store's latency, few enough to be polite. */
@@ -31,6 +32,8 @@ export const READ_CONCURRENCY = 32;
 export interface FindCoresOptions {
   /** Keep at most this many, the newest. */
   limit?: number;
+  /** Records already read; {@linkcode NO_CACHE} by default. */
+  cache?: MetadataCache;
 }
 
 /** The cores matching `filter`, newest first. */
@@ -39,22 +42,36 @@ export async function findCores(
   storeDir: string,
   filter: CoreFilter & FindCoresOptions,
 ): Promise<StoredCore[]> {
+  const cache = filter.cache ?? NO_CACHE;
+  const prefix = listingPrefix(storeDir, filter);
   const candidates: MetadataKey[] = [];
-  for await (const object of reader.list(listingPrefix(storeDir, filter))) {
+  const tags = new Map<string, string>();
+  for await (const object of reader.list(prefix)) {
     const parsed = parseMetadataKey(storeDir, object.key);
-    if (parsed && keyMayMatch(parsed, filter)) candidates.push(parsed);
+    if (!parsed) continue;
+    tags.set(object.key, object.tag);
+    if (keyMayMatch(parsed, filter)) candidates.push(parsed);
   }
+  cache.prune(prefix, new Set(tags.keys()));
   const ordered = keysNewestFirst(candidates);
   const found: StoredCore[] = [];
   const limit = filter.limit ?? Infinity;
   // In newest-first batches, so that `--limit` reads only about as many objects as it shows.
   for (let start = 0; start < ordered.length && found.length < limit; start += READ_CONCURRENCY) {
     const batch = ordered.slice(start, start + READ_CONCURRENCY);
-    const records = await Promise.all(batch.map((key) => readRecord(reader, key.key)));
+    const records = await Promise.all(batch.map(async ({ key }) => {
+      const tag = tags.get(key)!;
+      const cached = cache.get(key, tag);
+      if (cached) return cached;
+      const record = await readRecord(reader, key);
+      if (record) cache.put(key, tag, record);
+      return record;
+    }));
     for (const [i, record] of records.entries()) {
       if (record && recordMatches(record, filter)) found.push({ key: batch[i].key, record });
     }
   }
+  await cache.save();
   return newestFirst(found).slice(0, limit);
 }
 
@@ -68,16 +85,16 @@ export async function findCores(
 export async function lookupCore(
   reader: StoreReader,
   storeDir: string,
-  input: { id: string; filter: CoreFilter },
+  input: { id: string; filter: CoreFilter; cache?: MetadataCache },
 ): Promise<StoredCore> {
-  const { id, filter } = input;
+  const { id, filter, cache } = input;
   checkId(id);
   if (id.endsWith(".json")) {
     const record = await readRecord(reader, id);
     if (!record) throw new Error(`no core metadata at ${id} in ${reader.describe()}`);
     return { key: id, record };
   }
-  const result = findCore(await findCores(reader, storeDir, filter), id);
+  const result = findCore(await findCores(reader, storeDir, { ...filter, cache }), id);
   if (result.kind === "found") return result.core;
   if (result.kind === "ambiguous") {
     const ids = result.matches.slice(0, 5).map((core) => shortId(core.record.id)).join(", ");

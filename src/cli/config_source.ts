@@ -12,6 +12,8 @@ import { loadConfigFile } from "../config_file.ts";
 import { type FlagSpecs, type ParsedArgs, UsageError } from "./args.ts";
 import { loadClusterConfig } from "./cluster_api.ts";
 import type { CliIo } from "./command.ts";
+import { cacheDir, type MetadataCache, NO_CACHE, openMetadataCache } from "./metadata_cache.ts";
+import { createStoreReader, type StoreReader } from "./store_reader.ts";
 
 /** The flags every verb that reads the store takes. */
 export const CONFIG_FLAGS: FlagSpecs = {
@@ -21,6 +23,7 @@ export const CONFIG_FLAGS: FlagSpecs = {
   context: { kind: "value", metavar: "NAME" },
   "coredog-namespace": { kind: "value", metavar: "NAMESPACE" },
   secret: { kind: "value", metavar: "NAME" },
+  "no-cache": { kind: "switch" },
 };
 
 /** Help lines for {@linkcode CONFIG_FLAGS}. */
@@ -31,10 +34,25 @@ export const CONFIG_HELP = `Configuration (one of):
     --context NAME           kubeconfig context (default: the current one; also for debug)
     --coredog-namespace NS   where CoreDog is installed (default: coredog-system)
     --secret NAME            the Secret with the S3 keys access-key-id and secret-access-key
-                             (default: coredog-s3 when it exists, else the ConfigMap's own keys)`;
+                             (default: coredog-s3 when it exists, else the ConfigMap's own keys)
+  --no-cache                 read every metadata object again instead of the copies kept in
+                             $COREDOG_CACHE_DIR, else $XDG_CACHE_HOME/coredog or ~/.cache/coredog`;
 
 /** Where CoreDog is installed unless `--coredog-namespace` says otherwise. */
 export const DEFAULT_COREDOG_NAMESPACE = "coredog-system";
+
+/** The store the configuration names, and the metadata cache for it (none with `--no-cache`). */
+export async function openStore(
+  config: CoredogConfig,
+  input: { parsed: ParsedArgs; io: CliIo },
+): Promise<{ reader: StoreReader; cache: MetadataCache }> {
+  const reader = createStoreReader(config.storage);
+  const dir = cacheDir(input.io.env);
+  const cache = dir && input.parsed.flags["no-cache"] !== "true"
+    ? await openMetadataCache(dir, reader.identity)
+    : NO_CACHE;
+  return { reader, cache };
+}
 
 /** Loads the configuration the flags name. */
 export async function loadCliConfig(parsed: ParsedArgs, io: CliIo): Promise<CoredogConfig> {

@@ -21,9 +21,8 @@ import { expectPositionals, type ParsedArgs, UsageError } from "./args.ts";
 import { checkId, lookupCore } from "./catalog.ts";
 import { connectCluster } from "./cluster_api.ts";
 import type { CliIo, Command } from "./command.ts";
-import { CONFIG_FLAGS, CONFIG_HELP, loadCliConfig } from "./config_source.ts";
+import { CONFIG_FLAGS, CONFIG_HELP, loadCliConfig, openStore } from "./config_source.ts";
 import { FILTER_FLAGS, FILTER_HELP, filterOf } from "./list.ts";
-import { createStoreReader } from "./store_reader.ts";
 
 /** The CoreDog image of this version, as the chart runs it (charts/values.yaml `image`). */
 export const DEFAULT_COREDOG_IMAGE = `ghcr.io/coredog/coredog:${VERSION}`;
@@ -91,8 +90,8 @@ Examples:
       throw new UsageError(`--image must be pinned by digest, REPOSITORY@sha256:<64 hex>; got "${override}"`);
     }
     const config = await loadCliConfig(parsed, io);
-    const reader = createStoreReader(config.storage);
-    const { record } = await lookupCore(reader, config.storage.storeDir, { id, filter });
+    const { reader, cache } = await openStore(config, { parsed, io });
+    const { record } = await lookupCore(reader, config.storage.storeDir, { id, filter, cache });
     const namespace = record.pod.namespace;
     if (!namespace || !record.pod.name) {
       throw new Error(`core ${record.id} is not attributed to a pod, so there is no namespace to debug it in`);

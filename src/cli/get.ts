@@ -10,11 +10,10 @@ import { humanBytes } from "../core/template.ts";
 import { expectPositionals, type ParsedArgs } from "./args.ts";
 import { checkId, lookupCore } from "./catalog.ts";
 import type { CliIo, Command } from "./command.ts";
-import { CONFIG_FLAGS, CONFIG_HELP, loadCliConfig } from "./config_source.ts";
+import { CONFIG_FLAGS, CONFIG_HELP, loadCliConfig, openStore } from "./config_source.ts";
 import { COMPRESSIONS, writeVerifiedCore } from "./core_download.ts";
 import { FILTER_FLAGS, FILTER_HELP, filterOf } from "./list.ts";
 import { createProgress } from "./progress.ts";
-import { createStoreReader } from "./store_reader.ts";
 
 /** The `get` verb. */
 export const getCommand: Command = {
@@ -50,8 +49,8 @@ Examples:
     checkId(id);
     const filter = filterOf(parsed, io.now());
     const config = await loadCliConfig(parsed, io);
-    const reader = createStoreReader(config.storage);
-    const { record } = await lookupCore(reader, config.storage.storeDir, { id, filter });
+    const { reader, cache } = await openStore(config, { parsed, io });
+    const { record } = await lookupCore(reader, config.storage.storeDir, { id, filter, cache });
     const corefile = record.corefile;
     if (!record.storage?.key || !corefile?.sha256) {
       throw new Error(`core ${record.id} was not stored: ${record.notStored ?? "its metadata names no object"}`);

@@ -7,10 +7,9 @@
 import { expectPositionals, oneOf, type ParsedArgs } from "./args.ts";
 import { checkId, lookupCore } from "./catalog.ts";
 import type { CliIo, Command } from "./command.ts";
-import { CONFIG_FLAGS, CONFIG_HELP, loadCliConfig } from "./config_source.ts";
+import { CONFIG_FLAGS, CONFIG_HELP, loadCliConfig, openStore } from "./config_source.ts";
 import { FILTER_FLAGS, FILTER_HELP, filterOf } from "./list.ts";
 import { renderInfo } from "./output.ts";
-import { createStoreReader } from "./store_reader.ts";
 
 /** The `info` verb. */
 export const infoCommand: Command = {
@@ -39,8 +38,8 @@ Examples:
     const filter = filterOf(parsed, io.now());
     const format = oneOf(parsed, "output", ["text", "json", "yaml"] as const) ?? "text";
     const config = await loadCliConfig(parsed, io);
-    const reader = createStoreReader(config.storage);
-    const core = await lookupCore(reader, config.storage.storeDir, { id, filter });
+    const { reader, cache } = await openStore(config, { parsed, io });
+    const core = await lookupCore(reader, config.storage.storeDir, { id, filter, cache });
     io.stdout(renderInfo(core, format === "text" ? "table" : format));
     return 0;
   },

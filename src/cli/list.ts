@@ -8,9 +8,8 @@ import { type CoreFilter, parseSince } from "../core/core_listing.ts";
 import { type FlagSpecs, oneOf, type ParsedArgs, positiveInteger, UsageError } from "./args.ts";
 import { findCores } from "./catalog.ts";
 import type { CliIo, Command } from "./command.ts";
-import { CONFIG_FLAGS, CONFIG_HELP, loadCliConfig } from "./config_source.ts";
+import { CONFIG_FLAGS, CONFIG_HELP, loadCliConfig, openStore } from "./config_source.ts";
 import { OUTPUT_FORMATS, renderList } from "./output.ts";
-import { createStoreReader } from "./store_reader.ts";
 
 /** The filter flags `list` shares with `info`, `get` and `debug`. */
 export const FILTER_FLAGS: FlagSpecs = {
@@ -87,8 +86,8 @@ Examples:
     const format = oneOf(parsed, "output", OUTPUT_FORMATS) ?? "table";
     const limit = parsed.flags.limit === undefined ? undefined : positiveInteger(parsed, "limit", 0);
     const config = await loadCliConfig(parsed, io);
-    const reader = createStoreReader(config.storage);
-    const cores = await findCores(reader, config.storage.storeDir, { ...filter, limit });
+    const { reader, cache } = await openStore(config, { parsed, io });
+    const cores = await findCores(reader, config.storage.storeDir, { ...filter, limit, cache });
     io.stdout(renderList(cores, format));
     if (cores.length === 0 && (format === "table" || format === "wide")) {
       io.stderr(`No cores found in ${reader.describe()}.\n`);

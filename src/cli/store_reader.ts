@@ -19,12 +19,16 @@ import { resolveEndpoint } from "../core/s3_endpoint.ts";
 export interface ListedObject {
   key: string;
   size: number;
+  /** Changes whenever the object does: the ETag and size on S3, size and modification time in a directory. */
+  tag: string;
 }
 
 /** Read access to stored cores and metadata. */
 export interface StoreReader {
   /** Where it reads, for messages: `s3://bucket/prefix` or a directory. */
   describe(): string;
+  /** Names the store (endpoint, bucket or directory, StoreDir), for the metadata cache. */
+  identity: string;
   /** Every object whose key starts with `prefix`, in key order. */
   list(prefix: string): AsyncIterable<ListedObject>;
   /** The parsed JSON object at `key`. */
@@ -71,6 +75,7 @@ function s3Reader(settings: StorageSettings): StoreReader {
 
   return {
     describe: () => `s3://${bucket}/${settings.storeDir}`,
+    identity: `s3 ${endpoint.url ?? settings.region} ${bucket} ${settings.storeDir}`,
     async *list(prefix: string): AsyncIterable<ListedObject> {
       // ListObjects (v1) with a marker: every S3-compatible store has it, and s3rver's v2 continuation tokens fail.
       let marker: string | undefined;
@@ -80,7 +85,7 @@ function s3Reader(settings: StorageSettings): StoreReader {
         );
         const contents = page.Contents ?? [];
         for (const object of contents) {
-          if (object.Key) yield { key: object.Key, size: object.Size ?? 0 };
+          if (object.Key) yield { key: object.Key, size: object.Size ?? 0, tag: `${object.ETag} ${object.Size}` };
         }
         if (!page.IsTruncated || contents.length === 0) return;
         marker = page.NextMarker ?? contents[contents.length - 1].Key;
@@ -126,12 +131,14 @@ function localReader(dir: string): StoreReader {
       if (entry.isDirectory()) yield* walk(rel);
       // Objects being written are `.partial-*` files (src/storage/local_dir.ts): not objects yet.
       else if (entry.isFile() && !entry.name.includes(".partial-")) {
-        yield { key: rel, size: (await fs.promises.stat(join(root, rel))).size };
+        const stat = await fs.promises.stat(join(root, rel));
+        yield { key: rel, size: stat.size, tag: `${stat.size} ${stat.mtimeMs}` };
       }
     }
   }
   return {
     describe: () => `directory ${root}`,
+    identity: `local ${root}`,
     async *list(prefix: string): AsyncIterable<ListedObject> {
       // Walk only the directory the prefix names, then filter the rest of it.
       const cut = prefix.lastIndexOf("/");

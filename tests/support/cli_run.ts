@@ -38,10 +38,15 @@ export async function cliInProcess(
   return { code, stdout, stderr };
 }
 
-/** Runs `deno task cli args` as a process (the task's own permissions). */
+/**
+ * Runs `deno task cli args` as a process (the task's own permissions),
+ * with a metadata cache of its own that is removed afterwards.
+ */
 export async function cliProcess(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-  const child = runDeno([...taskRunArgs("cli"), ...args], { env });
+  const cache = await Deno.makeTempDir({ prefix: "coredog-cli-cache-" });
+  const child = runDeno([...taskRunArgs("cli"), ...args], { env: { COREDOG_CACHE_DIR: cache, ...env } });
   const status = await child.status;
+  await Deno.remove(cache, { recursive: true });
   // Let the line collectors drain.
   await new Promise((r) => setTimeout(r, 50));
   return { code: status.code, stdout: child.lines.join("\n"), stderr: child.stderr.join("\n") };
