@@ -16,6 +16,8 @@ import {
   pinnedImage,
 } from "../src/core/debug_pod.ts";
 import { sampleRecord } from "./support/crash_records.ts";
+import { hasTools } from "./support/process.ts";
+import { makeRealCore, realCoreSkipReason } from "./support/real_core.ts";
 
 const DIGEST = "sha256:" + "4f".repeat(32);
 const URL_ = "https://cores.s3.example.com/corefiles/team-a/web/app/x.core.zst?X-Amz-Signature=abc&X-Amz-Expires=900";
@@ -146,6 +148,47 @@ Deno.test({
       }).output();
       assert.equal(found.code, 0);
       assert.equal((await Deno.readTextFile(`${dir}/app.pid`)).trim(), String(app.pid));
+    } finally {
+      app.kill();
+      await app.status;
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "the printed gdb command, run as the debugger container would, opens a real core with the app's root as sysroot",
+  ignore: realCoreSkipReason !== undefined || !hasTools("gdb"),
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "coredog-gdb-" });
+    // The "app" process: its /proc/<pid>/root is this machine's root, where the bash that crashed lives.
+    const app = new Deno.Command("sleep", { args: ["600"] }).spawn();
+    try {
+      const core = await makeRealCore(`${dir}/crash`);
+      await Deno.rename(core, `${dir}/core`);
+      await Deno.writeTextFile(`${dir}/app.pid`, `${app.pid}\n`);
+      const record = sampleRecord({ process: { executablePath: "/usr/bin/bash" } });
+      const command = gdbShellCommand(record).replaceAll(APP_PID_PATH, `${dir}/app.pid`).replaceAll(
+        CORE_PATH,
+        `${dir}/core`,
+      );
+      const gdb = new Deno.Command("sh", {
+        args: ["-c", command],
+        stdin: "piped",
+        stdout: "piped",
+        stderr: "piped",
+        signal: AbortSignal.timeout(60_000),
+      }).spawn();
+      const writer = gdb.stdin.getWriter();
+      await writer.write(new TextEncoder().encode("info sharedlibrary\nbt\nquit\n"));
+      await writer.close();
+      const { stdout, stderr } = await gdb.output();
+      const text = new TextDecoder().decode(stdout) + new TextDecoder().decode(stderr);
+      assert.match(text, /Program terminated with signal SIGSEGV/, text);
+      // The libraries come from /proc/<pid>/root, the sysroot.
+      assert.match(text, new RegExp(`/proc/${app.pid}/root/\\S*libc\\.so`), text);
+      assert.match(text, /#0 /, text);
     } finally {
       app.kill();
       await app.status;
