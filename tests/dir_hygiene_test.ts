@@ -45,7 +45,7 @@ Deno.test("the sweep removes only empty, old directories of pods the API says ar
   const kube = new KubeClient({ apiUrl: api.url, tokenPath: `${dir}/token`, caPath: `${dir}/ca.crt` });
   const logs: string[] = [];
   const hygiene = new DirHygiene({
-    root,
+    corefileDir: root,
     kube,
     graceMs: HOUR,
     nodeName: "node-1",

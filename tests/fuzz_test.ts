@@ -27,7 +27,7 @@ import { unwindStack } from "../src/core/elf_stack.ts";
 import { REFUSED_PATHS } from "../src/core/injection_rules.ts";
 import { mutateAdmission } from "../src/core/pod_mutation.ts";
 import { renderTemplate, TEMPLATE_VARIABLES, unknownVariables } from "../src/core/template.ts";
-import { applyPatch, DUMP_ROOT, patchOf } from "./support/admission.ts";
+import { applyPatch, COREFILE_DIR, patchOf } from "./support/admission.ts";
 import { sampleRecord } from "./support/crash_records.ts";
 import { buildCore, noteArea, seededRandom } from "./support/elf_builder.ts";
 import { buildCrasher, crasherSkipReason, crashIn } from "./support/crashers.ts";
@@ -180,7 +180,7 @@ Deno.test("fuzz: whatever the annotations and containers, the webhook allows the
         object: pod,
       },
     } as AdmissionReview;
-    const mutation = mutateAdmission(review, { dumpRoot: DUMP_ROOT });
+    const mutation = mutateAdmission(review, { corefileDir: COREFILE_DIR });
     assert.equal(mutation.response.response.allowed, true);
     for (const warning of mutation.warnings) assert.ok(warning.length < 120, warning);
     const operations = patchOf(mutation.response);
@@ -188,7 +188,7 @@ Deno.test("fuzz: whatever the annotations and containers, the webhook allows the
     patchedRounds++;
     const patched = applyPatch(pod, operations);
     for (const volume of patched.spec.volumes) {
-      if (volume.name === "coredog-corefile" && volume.hostPath) assert.equal(volume.hostPath.path, DUMP_ROOT);
+      if (volume.name === "coredog-corefile" && volume.hostPath) assert.equal(volume.hostPath.path, COREFILE_DIR);
     }
     for (const container of patched.spec.containers) {
       for (const mount of container.volumeMounts ?? []) {
@@ -201,7 +201,7 @@ Deno.test("fuzz: whatever the annotations and containers, the webhook allows the
       }
     }
     const again = mutateAdmission({ ...review, request: { ...review.request, object: patched } }, {
-      dumpRoot: DUMP_ROOT,
+      corefileDir: COREFILE_DIR,
     });
     assert.deepEqual(patchOf(again.response), [], "a second pass changes nothing");
   }

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { createLogger } from "../src/log.ts";
 import { createCertificateAuthority, issueServingCertificate } from "../src/tls/certificates.ts";
 import { startWebhookServer } from "../src/webhook/server.ts";
-import { applyPatch, assertAcceptablePod, DUMP_ROOT, patchOf } from "./support/admission.ts";
+import { applyPatch, assertAcceptablePod, COREFILE_DIR, patchOf } from "./support/admission.ts";
 import { ScenarioTable } from "./support/scenario_table.ts";
 import { createSecretVolume } from "./support/secret_volume.ts";
 
@@ -26,7 +26,7 @@ const logs: string[] = [];
 
 async function withServer(fn: (base: string) => Promise<void>): Promise<void> {
   const server = startWebhookServer({
-    dumpRoot: DUMP_ROOT,
+    corefileDir: COREFILE_DIR,
     certFile: secret.certFile,
     keyFile: secret.keyFile,
     hostname: "127.0.0.1",
@@ -154,7 +154,10 @@ Deno.test("hostile webhook: a pod with 10,000 containers gets a valid patch that
     const patched = applyPatch((body.request as { object: unknown }).object, patchOf(answer));
     assertAcceptablePod(patched);
     const volumes = patched.spec.volumes.filter((v: { name: string }) => v.name === "coredog-corefile");
-    assert.deepEqual(volumes, [{ name: "coredog-corefile", hostPath: { path: DUMP_ROOT, type: "DirectoryOrCreate" } }]);
+    assert.deepEqual(volumes, [{
+      name: "coredog-corefile",
+      hostPath: { path: COREFILE_DIR, type: "DirectoryOrCreate" },
+    }]);
     for (const [i, container] of patched.spec.containers.entries()) {
       assert.equal(container.volumeMounts[0].subPathExpr, `team-a/$(COREDOG_POD_NAME)/c${i}`);
     }

@@ -10,14 +10,14 @@ import { mutateAdmission } from "../src/core/pod_mutation.ts";
 import { createLogger } from "../src/log.ts";
 import { createWebhookHandler } from "../src/webhook/handler.ts";
 import { createWebhookMetrics } from "../src/webhook/webhook_metrics.ts";
-import { DUMP_ROOT, fixtureText } from "./support/admission.ts";
+import { COREFILE_DIR, fixtureText } from "./support/admission.ts";
 
 /** Serves the real handler with `mutate` in place of the pod decision. */
 function serve(mutate: typeof mutateAdmission) {
   const logs: string[] = [];
   const metrics = createWebhookMetrics();
   const handler = createWebhookHandler({
-    dumpRoot: DUMP_ROOT,
+    corefileDir: COREFILE_DIR,
     logger: createLogger({ level: "debug", write: (line) => logs.push(line) }),
     metrics,
     ready: () => true,

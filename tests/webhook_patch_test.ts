@@ -8,13 +8,13 @@ import {
 import { pointerToken } from "../src/core/json_patch.ts";
 import type { AdmissionPod } from "../src/core/injection_rules.ts";
 import { mutateAdmission } from "../src/core/pod_mutation.ts";
-import { buildPodPatch, dumpRootProblem } from "../src/core/pod_patch.ts";
+import { buildPodPatch, corefileDirProblem } from "../src/core/pod_patch.ts";
 import {
   applyPatch,
   assertAcceptablePod,
   assertInjectedPod,
   coredogMounts,
-  DUMP_ROOT,
+  COREFILE_DIR,
   fixtureText,
   loadReview,
   patchOf,
@@ -33,7 +33,7 @@ type Json = any;
  */
 async function injectFixture(name: string, expected: { containers: string[]; mountPath: string }): Promise<Json> {
   const review = await loadReview(name);
-  const { response, outcome } = mutateAdmission(review, { dumpRoot: DUMP_ROOT });
+  const { response, outcome } = mutateAdmission(review, { corefileDir: COREFILE_DIR });
   assert.equal(outcome.kind, "injected", JSON.stringify(outcome));
   assert.equal(response.response.uid, review.request.uid);
   assert.equal(response.response.allowed, true);
@@ -46,7 +46,7 @@ async function injectFixture(name: string, expected: { containers: string[]; mou
     coredogMounts(patched, expected.mountPath),
     Object.fromEntries(expected.containers.map((c) => [c, `${namespace}/$(COREDOG_POD_NAME)/${c}`])),
   );
-  const again = mutateAdmission(withPod(review, patched), { dumpRoot: DUMP_ROOT });
+  const again = mutateAdmission(withPod(review, patched), { corefileDir: COREFILE_DIR });
   assert.equal(again.response.response.patch, undefined, "a second pass must not patch again");
   assert.equal(again.outcome.kind, "skipped");
   assert.equal(again.outcome.kind === "skipped" && again.outcome.reason, "already-injected");
@@ -123,7 +123,7 @@ Deno.test("a container that already mounts the path sits out with a warning; the
 
 Deno.test("an already injected pod gets no patch", async () => {
   const review = await loadReview("already_injected.json");
-  const { response, outcome } = mutateAdmission(review, { dumpRoot: DUMP_ROOT });
+  const { response, outcome } = mutateAdmission(review, { corefileDir: COREFILE_DIR });
   assert.deepEqual(response, {
     apiVersion: "admission.k8s.io/v1",
     kind: "AdmissionReview",
@@ -172,7 +172,7 @@ Deno.test("pods that cannot be injected are allowed unchanged, with the seed's l
   ];
   for (const [name, message, warnings] of cases) {
     const review = await loadReview(name);
-    const { response, outcome } = mutateAdmission(review, { dumpRoot: DUMP_ROOT });
+    const { response, outcome } = mutateAdmission(review, { corefileDir: COREFILE_DIR });
     assert.equal(response.response.allowed, true, name);
     assert.equal(response.response.uid, review.request.uid, name);
     assert.equal(response.response.patch, undefined, name);
@@ -184,7 +184,7 @@ Deno.test("pods that cannot be injected are allowed unchanged, with the seed's l
 
 Deno.test("anything but a Pod CREATE is allowed with no patch", async () => {
   const configMap = await loadReview("configmap_create.json");
-  assert.deepEqual(mutateAdmission(configMap, { dumpRoot: DUMP_ROOT }).response.response, {
+  assert.deepEqual(mutateAdmission(configMap, { corefileDir: COREFILE_DIR }).response.response, {
     uid: configMap.request.uid,
     allowed: true,
   });
@@ -198,7 +198,7 @@ Deno.test("anything but a Pod CREATE is allowed with no patch", async () => {
   ];
   for (const change of variants) {
     const review = { ...pod, request: { ...pod.request, ...change } };
-    const { response, outcome } = mutateAdmission(review, { dumpRoot: DUMP_ROOT });
+    const { response, outcome } = mutateAdmission(review, { corefileDir: COREFILE_DIR });
     assert.equal(outcome.kind, "ignored", JSON.stringify(change));
     assert.equal(response.response.patch, undefined);
   }
@@ -259,19 +259,19 @@ Deno.test("the patch applies whatever lists the pod already has, and a second pa
         object: pod,
       },
     };
-    const first = mutateAdmission(review, { dumpRoot: DUMP_ROOT });
+    const first = mutateAdmission(review, { corefileDir: COREFILE_DIR });
     assert.equal(first.outcome.kind, "injected", label);
     const patched = applyPatch(pod, patchOf(first.response));
     assertAcceptablePod(patched);
     assertInjectedPod(patched, ["app"]);
     assert.deepEqual(coredogMounts(patched, "/corefile"), { app: "ns/$(COREDOG_POD_NAME)/app" }, label);
-    const second = mutateAdmission(withPod(review, patched), { dumpRoot: DUMP_ROOT });
+    const second = mutateAdmission(withPod(review, patched), { corefileDir: COREFILE_DIR });
     assert.equal(second.response.response.patch, undefined, label);
   }
 });
 
 Deno.test("a pod with no annotations map or no metadata at all still gets a valid patch", () => {
-  const plan = { namespace: "ns", dumpRoot: DUMP_ROOT, mountPath: "/corefile", containers: ["app"] };
+  const plan = { namespace: "ns", corefileDir: COREFILE_DIR, mountPath: "/corefile", containers: ["app"] };
   const pods: Json[] = [
     { apiVersion: "v1", kind: "Pod", metadata: { generateName: "w-" }, spec: { containers: [{ name: "app" }] } },
     {
@@ -292,7 +292,12 @@ Deno.test("a pod with no annotations map or no metadata at all still gets a vali
 });
 
 Deno.test("a container that defines COREDOG_POD_NAME otherwise is not injected; the pod-name fieldRef is reused", () => {
-  const plan = { namespace: "ns", dumpRoot: DUMP_ROOT, mountPath: "/corefile", containers: ["app", "job", "web"] };
+  const plan = {
+    namespace: "ns",
+    corefileDir: COREFILE_DIR,
+    mountPath: "/corefile",
+    containers: ["app", "job", "web"],
+  };
   const pod: Json = {
     apiVersion: "v1",
     kind: "Pod",
@@ -326,7 +331,7 @@ Deno.test("when every selected container clashes, nothing is added, not even the
   };
   const patch = buildPodPatch(pod, {
     namespace: "ns",
-    dumpRoot: DUMP_ROOT,
+    corefileDir: COREFILE_DIR,
     mountPath: "/corefile",
     containers: ["app"],
   });
@@ -334,17 +339,17 @@ Deno.test("when every selected container clashes, nothing is added, not even the
   assert.equal(patch.skipped?.reason, "mount-conflict");
   const device = buildPodPatch(
     { spec: { containers: [{ name: "app", volumeDevices: [{ name: "blk", devicePath: "/corefile" }] }] } },
-    { namespace: "ns", dumpRoot: DUMP_ROOT, mountPath: "/corefile", containers: ["app"] },
+    { namespace: "ns", corefileDir: COREFILE_DIR, mountPath: "/corefile", containers: ["app"] },
   );
   assert.deepEqual(device.operations, []);
   assert.deepEqual(device.warnings, ['coredog: container "app" not injected: it already has a device at /corefile']);
 });
 
 Deno.test("a dump root the apiserver would refuse as a hostPath is reported", () => {
-  assert.equal(dumpRootProblem("/data/coredog-system/dumps"), undefined);
-  assert.match(dumpRootProblem("data/dumps") ?? "", /absolute/);
-  assert.match(dumpRootProblem("/data/../dumps") ?? "", /\.\./);
-  assert.match(dumpRootProblem("//") ?? "", /must not be \//);
+  assert.equal(corefileDirProblem("/data/coredog-system/dumps"), undefined);
+  assert.match(corefileDirProblem("data/dumps") ?? "", /absolute/);
+  assert.match(corefileDirProblem("/data/../dumps") ?? "", /\.\./);
+  assert.match(corefileDirProblem("//") ?? "", /must not be \//);
 });
 
 Deno.test("JSON Pointer keys escape ~ before /", () => {
@@ -394,13 +399,13 @@ Deno.test("kubectl run's packed --annotations value is injected and written back
   const pod = podOf(review);
   pod.metadata.annotations = { "coredog.io/inject": "true,coredog.io/path=/corefile" };
   const packed = withPod(review, pod);
-  const { response, outcome } = mutateAdmission(packed, { dumpRoot: DUMP_ROOT });
+  const { response, outcome } = mutateAdmission(packed, { corefileDir: COREFILE_DIR });
   assert.equal(outcome.kind, "injected");
   const patched = applyPatch(pod, patchOf(response));
   assertAcceptablePod(patched);
   assert.equal(patched.metadata.annotations["coredog.io/inject"], "true");
   assert.equal(patched.metadata.annotations["coredog.io/path"], "/corefile");
   assert.ok(response.response.warnings?.some((w: string) => w.includes("does not split on commas")));
-  const again = mutateAdmission(withPod(review, patched), { dumpRoot: DUMP_ROOT });
+  const again = mutateAdmission(withPod(review, patched), { corefileDir: COREFILE_DIR });
   assert.equal(again.response.response.patch, undefined, "a second pass must not patch again");
 });

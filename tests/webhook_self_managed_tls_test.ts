@@ -18,7 +18,7 @@ import {
   type TlsApi,
 } from "../src/webhook/self_managed_tls.ts";
 import { startWebhookServer } from "../src/webhook/server.ts";
-import { DUMP_ROOT, fixtureText } from "./support/admission.ts";
+import { COREFILE_DIR, fixtureText } from "./support/admission.ts";
 import { type FakeKubeApi, type RequestAttributes, startFakeKubeApi } from "./support/fake_kube_api.ts";
 import { waitFor } from "./support/harness.ts";
 import { requestViaService } from "./support/service_tls_client.ts";
@@ -96,7 +96,7 @@ function secretPem(data: Record<string, string>, key: string): string {
 Deno.test("on first start the webhook fills the empty Secret, patches the caBundle, and serves what kube-apiserver would trust", async () => {
   const s = await setup();
   const server = startWebhookServer({
-    dumpRoot: DUMP_ROOT,
+    corefileDir: COREFILE_DIR,
     hostname: "127.0.0.1",
     port: 0,
     healthPort: 0,
@@ -197,7 +197,7 @@ Deno.test("two replicas starting together: one write wins, the other gets a 409,
 Deno.test("renewal: the certificate is renewed at two thirds of its life, and a new CA is trusted before it signs", async () => {
   const s = await setup();
   const server = startWebhookServer({
-    dumpRoot: DUMP_ROOT,
+    corefileDir: COREFILE_DIR,
     hostname: "127.0.0.1",
     port: 0,
     logger: createLogger({ write: () => {} }),
@@ -327,7 +327,7 @@ Deno.test("without the Secret or the RBAC rules the webhook says why, stays unre
   let allowed = false;
   const s = await setup({ authorize: (r) => allowed || !(r.resource === "secrets" && r.verb === "update") });
   const server = startWebhookServer({
-    dumpRoot: DUMP_ROOT,
+    corefileDir: COREFILE_DIR,
     hostname: "127.0.0.1",
     port: 0,
     healthPort: 0,

@@ -13,7 +13,7 @@ import {
   assertAcceptablePod,
   assertInjectedPod,
   coredogMounts,
-  DUMP_ROOT,
+  COREFILE_DIR,
   fixtureText,
   patchOf,
   podOf,
@@ -56,7 +56,7 @@ async function startWebhook(
   if (options.withCertificate ?? true) await secret.update(await leafOf(ca));
   const logs: string[] = [];
   const server = startWebhookServer({
-    dumpRoot: DUMP_ROOT,
+    corefileDir: COREFILE_DIR,
     certFile: secret.certFile,
     keyFile: secret.keyFile,
     hostname: "127.0.0.1",
@@ -323,7 +323,7 @@ Deno.test("a webhook port that is taken is reported instead of waiting forever",
   const secret = await createSecretVolume(dir);
   await secret.update(await leafOf(await newCa()));
   const server = startWebhookServer({
-    dumpRoot: DUMP_ROOT,
+    corefileDir: COREFILE_DIR,
     certFile: secret.certFile,
     keyFile: secret.keyFile,
     hostname: "127.0.0.1",
@@ -505,7 +505,7 @@ Deno.test("SIGTERM drains: not ready at once, the request in flight is answered,
   const configFile = join(dir, "coredog.yaml");
   await Deno.writeTextFile(
     configFile,
-    `CorefileDir: ${DUMP_ROOT}\nStorageConfig:\n  protocol: local\n  CFSMountPath: ${dir}/bucket\n`,
+    `CorefileDir: ${COREFILE_DIR}\nStorageConfig:\n  protocol: local\n  CFSMountPath: ${dir}/bucket\n`,
   );
   const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const healthPort = probe.addr.port;
@@ -599,7 +599,7 @@ Deno.test({
     const logs: string[] = [];
     const webhook = await startDevWebhook({
       dir,
-      dumpRoot: "/tmp/coredog-dev/dumps",
+      corefileDir: "/tmp/coredog-dev/dumps",
       port: 0,
       logger: createLogger({ write: (line) => logs.push(line) }),
     });
@@ -629,7 +629,7 @@ Deno.test({
       await webhook.server.shutdown();
       const again = await startDevWebhook({
         dir,
-        dumpRoot: "/tmp/coredog-dev/dumps",
+        corefileDir: "/tmp/coredog-dev/dumps",
         port: 0,
         logger: createLogger({ write: () => {} }),
       });

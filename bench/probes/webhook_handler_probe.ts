@@ -29,7 +29,7 @@ if (import.meta.main) {
         write: (line) => file.writeSync(encoder.encode(line + "\n")),
       });
       const handler = createWebhookHandler({
-        dumpRoot: "/data/coredog-system/dumps",
+        corefileDir: "/data/coredog-system/dumps",
         logger,
         metrics: createWebhookMetrics(),
         ready: () => true,

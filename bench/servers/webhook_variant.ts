@@ -18,13 +18,13 @@ import { createLogger } from "../../src/log.ts";
 import { createWebhookHandler } from "../../src/webhook/handler.ts";
 import { createWebhookMetrics } from "../../src/webhook/webhook_metrics.ts";
 
-const DUMP_ROOT = "/data/coredog-system/dumps";
+const COREFILE_DIR = "/data/coredog-system/dumps";
 
 const [mode, port, certFile, keyFile] = Deno.args;
 
 if (mode === "direct") {
   const handler = createWebhookHandler({
-    dumpRoot: DUMP_ROOT,
+    corefileDir: COREFILE_DIR,
     logger: createLogger({ fields: { component: "webhook" } }),
     metrics: createWebhookMetrics(),
     ready: () => true,

@@ -62,8 +62,8 @@ export function isDnsSubdomain(name: string): boolean {
  * // { kind: "container", namespace: "team-a", pod: "web-7d9f-x2x", container: "app", ... }
  * ```
  */
-export function parseDumpPath(root: string, path: string): Attribution {
-  const relative = posix.relative(posix.resolve(root), posix.resolve(path));
+export function parseDumpPath(corefileDir: string, path: string): Attribution {
+  const relative = posix.relative(posix.resolve(corefileDir), posix.resolve(path));
   if (relative === "" || relative.startsWith("..") || posix.isAbsolute(relative)) {
     return { kind: "unattributed", reason: "not under the dump root", relative: path };
   }
@@ -93,8 +93,8 @@ export function parseDumpPath(root: string, path: string): Attribution {
  * Depth of a directory below the dump root: 1 for a namespace directory,
  * 2 for a pod directory, 3 for a container directory.
  */
-export function directoryDepth(root: string, dir: string): number {
-  const relative = posix.relative(posix.resolve(root), posix.resolve(dir));
+export function directoryDepth(corefileDir: string, dir: string): number {
+  const relative = posix.relative(posix.resolve(corefileDir), posix.resolve(dir));
   if (relative === "") return 0;
   return relative.split("/").length;
 }

@@ -55,7 +55,7 @@ export interface Mutation {
 /** Options of {@linkcode mutateAdmission}. */
 export interface MutationOptions {
   /** The dump root on the nodes (`CorefileDir`), the hostPath of the volume. */
-  dumpRoot: string;
+  corefileDir: string;
 }
 
 /**
@@ -77,7 +77,7 @@ export function mutateAdmission(review: AdmissionReview, options: MutationOption
   }
   const patch = buildPodPatch(pod, {
     namespace,
-    dumpRoot: options.dumpRoot,
+    corefileDir: options.corefileDir,
     mountPath: decision.mountPath,
     containers: decision.containers,
   });

@@ -41,7 +41,7 @@ export interface PatchPlan {
   /** The pod's namespace (`request.namespace`). */
   namespace: string;
   /** The dump root on the node (`CorefileDir`). */
-  dumpRoot: string;
+  corefileDir: string;
   /** Normalised mount path from `coredog.io/path`. */
   mountPath: string;
   /** App containers to inject. */
@@ -71,7 +71,7 @@ export function subPathExpr(namespace: string, container: string): string {
  * Problems with a dump root as a hostPath (the apiserver rejects `..`
  * in hostPath paths), or undefined when it is usable.
  */
-export function dumpRootProblem(root: string): string | undefined {
+export function corefileDirProblem(root: string): string | undefined {
   if (!root.startsWith("/")) return `the dump root ${root} must be an absolute path`;
   if (root.split("/").includes("..")) return `the dump root ${root} must not contain ".."`;
   if (normaliseMountPath(root) === "/") return "the dump root must not be /";
@@ -83,7 +83,7 @@ export function buildPodPatch(pod: AdmissionPod, plan: PatchPlan): PodPatch {
   const spec = pod.spec ?? {};
   const volumes = Array.isArray(spec.volumes) ? spec.volumes : [];
   const existing = volumes.find((v) => v?.name === VOLUME_NAME);
-  if (existing && !isOurVolume(existing, plan.dumpRoot)) {
+  if (existing && !isOurVolume(existing, plan.corefileDir)) {
     const detail = `the pod already has a volume named ${VOLUME_NAME} that is not CoreDog's`;
     return nothing({ reason: "volume-conflict", detail }, [clipWarning(`not injected: ${detail}`)]);
   }
@@ -108,7 +108,9 @@ export function buildPodPatch(pod: AdmissionPod, plan: PatchPlan): PodPatch {
   }
 
   const operations: JsonPatchOperation[] = [];
-  if (!existing) operations.push(appendOperation("/spec/volumes", volume(plan.dumpRoot), { existing: spec.volumes }));
+  if (!existing) {
+    operations.push(appendOperation("/spec/volumes", volume(plan.corefileDir), { existing: spec.volumes }));
+  }
   operations.push(...containerOps);
   operations.push(...annotationOperations(pod, injected.join(",")));
   if (operations.length === 0) {
@@ -161,17 +163,17 @@ function annotationOperations(pod: AdmissionPod, value: string): JsonPatchOperat
   return [{ op: "add", path: `/metadata/annotations/${pointerToken(INJECTED_ANNOTATION)}`, value }];
 }
 
-function isOurVolume(volume: { hostPath?: { path?: string } }, dumpRoot: string): boolean {
+function isOurVolume(volume: { hostPath?: { path?: string } }, corefileDir: string): boolean {
   const path = volume.hostPath?.path;
-  return typeof path === "string" && samePath(path, dumpRoot);
+  return typeof path === "string" && samePath(path, corefileDir);
 }
 
 function samePath(a: string, b: string): boolean {
   return normaliseMountPath(a) === normaliseMountPath(b);
 }
 
-function volume(dumpRoot: string): unknown {
-  return { name: VOLUME_NAME, hostPath: { path: dumpRoot, type: "DirectoryOrCreate" } };
+function volume(corefileDir: string): unknown {
+  return { name: VOLUME_NAME, hostPath: { path: corefileDir, type: "DirectoryOrCreate" } };
 }
 
 function podNameEnv(): unknown {

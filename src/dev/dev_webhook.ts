@@ -21,7 +21,7 @@ export interface DevWebhookOptions {
   /** The quickstart's directory (`.coredog`); certificates go to `<dir>/webhook-tls/`, the sample next to them. */
   dir: string;
   /** The dump root the injected hostPath points at. */
-  dumpRoot: string;
+  corefileDir: string;
   logger: Logger;
   /** 0 picks a free port. */
   port?: number;
@@ -51,7 +51,7 @@ export async function startDevWebhook(options: DevWebhookOptions): Promise<DevWe
   const sampleFile = join(options.dir, "webhook-sample.json");
   await Deno.writeTextFile(sampleFile, sampleAdmissionReview());
   const server = startWebhookServer({
-    dumpRoot: options.dumpRoot,
+    corefileDir: options.corefileDir,
     certFile: files.certFile,
     keyFile: files.keyFile,
     hostname: "127.0.0.1",

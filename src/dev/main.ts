@@ -65,12 +65,12 @@ function devKubeconfig(args: string[]): string | undefined {
 }
 
 /** Starts the local webhook and says how to reach it; a busy port costs the webhook only, not the quickstart. */
-async function devWebhookLine(dumpRoot: string, dir: string): Promise<string> {
+async function devWebhookLine(corefileDir: string, dir: string): Promise<string> {
   const port = Number(Deno.env.get("COREDOG_WEBHOOK_PORT") || DEV_WEBHOOK_PORT);
   try {
     const webhook = await startDevWebhook({
       dir,
-      dumpRoot,
+      corefileDir,
       port,
       logger: createLogger({ fields: { component: "webhook" } }),
     });

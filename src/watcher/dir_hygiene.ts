@@ -22,7 +22,7 @@ const ALIVE_CACHE_MS = 60 * 60 * 1000;
 
 /** Options of {@linkcode DirHygiene}. */
 export interface DirHygieneOptions {
-  root: string;
+  corefileDir: string;
   kube: KubeClient;
   graceMs: number;
   /** This node's name: a pod now running elsewhere left its directory here behind. */
@@ -41,13 +41,13 @@ export class DirHygiene {
 
   /** One sweep; returns the pod directories removed. */
   async sweep(now = Date.now()): Promise<string[]> {
-    const { root, graceMs } = this.#options;
+    const { corefileDir, graceMs } = this.#options;
     const removed: string[] = [];
-    for (const namespace of await listDirs(root)) {
+    for (const namespace of await listDirs(corefileDir)) {
       if (!isDnsLabel(namespace)) continue;
-      for (const pod of await listDirs(join(root, namespace))) {
+      for (const pod of await listDirs(join(corefileDir, namespace))) {
         if (!isDnsSubdomain(pod)) continue;
-        const dir = join(root, namespace, pod);
+        const dir = join(corefileDir, namespace, pod);
         const key = `${namespace}/${pod}`;
         if ((this.#alive.get(key) ?? 0) > now) continue;
         if (!(await emptyAndOld(dir, now - graceMs))) continue;

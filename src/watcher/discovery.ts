@@ -32,7 +32,7 @@ const CHECK_MS = 1000;
 
 /** Options of {@linkcode Discovery}. */
 export interface DiscoveryOptions {
-  root: string;
+  corefileDir: string;
   /** Absolute paths never scanned (the watcher's own state). */
   exclude: string[];
   rescanMs: number;
@@ -71,13 +71,13 @@ export class Discovery {
     const warnOnce = (key: string, msg: string, fields: Record<string, string | number>) =>
       this.#logOnce(key, msg, fields);
     this.#canary = new EventCanary({
-      root: options.root,
+      corefileDir: options.corefileDir,
       logger: options.logger,
       rescanMs: options.rescanMs,
       warnOnce,
     });
     this.#tree = new TreeWalk({
-      root: options.root,
+      corefileDir: options.corefileDir,
       isExcluded: (path) => path === this.#canary.path || this.#isExcluded(path),
       isStopped: () => this.#stopped,
       onDirectory: (dir, depth, stat) => this.#fixMode(dir, depth, stat),
@@ -113,7 +113,7 @@ export class Discovery {
     if (!this.#scanning) {
       // Every tenth scan reads every directory again, as insurance against anything the memo misses.
       const reuse = this.#scans++ % FULL_SCAN_EVERY !== 0;
-      this.#scanning = this.#tree.walk(this.#options.root, reuse)
+      this.#scanning = this.#tree.walk(this.#options.corefileDir, reuse)
         .then(() => {
           this.#fifos.prune();
           this.#options.onScanComplete?.();
@@ -127,7 +127,7 @@ export class Discovery {
   /** Starts the watch; resolves once events flow or the watch failed (rescans then find everything). */
   async #watch(): Promise<void> {
     let started = false;
-    const stream = watchFileEvents(this.#options.root, {
+    const stream = watchFileEvents(this.#options.corefileDir, {
       onEvent: (kind, paths) => {
         const closed = kind === "access";
         for (const path of paths) {
@@ -142,7 +142,7 @@ export class Discovery {
       onError: (message) => {
         if (this.#stopped || this.#watcher !== stream) return;
         this.#options.logger.warn(started ? "file event stream ended" : "file events unavailable; relying on rescans", {
-          root: this.#options.root,
+          corefile_dir: this.#options.corefileDir,
           rescan_seconds: this.#options.rescanMs / 1000,
           error: message,
         });
@@ -209,16 +209,16 @@ export class Discovery {
   }
 
   async #ensureRoot(): Promise<void> {
-    const root = this.#options.root;
-    await fs.promises.mkdir(root, { recursive: true });
-    this.#rootIno = (await fs.promises.stat(root)).ino;
+    const corefileDir = this.#options.corefileDir;
+    await fs.promises.mkdir(corefileDir, { recursive: true });
+    this.#rootIno = (await fs.promises.stat(corefileDir)).ino;
   }
 
   async #checkRoot(): Promise<void> {
     if (this.#stopped) return;
     let ino: number | undefined;
     try {
-      ino = (await fs.promises.stat(this.#options.root)).ino;
+      ino = (await fs.promises.stat(this.#options.corefileDir)).ino;
     } catch {
       ino = undefined;
     }
@@ -226,12 +226,17 @@ export class Discovery {
       await this.#checkEvents();
       return;
     }
-    this.#options.logger.warn("dump root was removed or replaced; rebuilding the watch", { root: this.#options.root });
+    this.#options.logger.warn("dump root was removed or replaced; rebuilding the watch", {
+      corefile_dir: this.#options.corefileDir,
+    });
     this.#closeWatch();
     try {
       await this.#ensureRoot();
     } catch (error) {
-      this.#options.logger.error("cannot recreate the dump root", { root: this.#options.root, error: String(error) });
+      this.#options.logger.error("cannot recreate the dump root", {
+        corefile_dir: this.#options.corefileDir,
+        error: String(error),
+      });
       return;
     }
     await this.#watch();

@@ -28,7 +28,7 @@ export type StallAction = "none" | "rescan" | "restart";
 
 /** Options of {@linkcode EventCanary}. */
 export interface EventCanaryOptions {
-  root: string;
+  corefileDir: string;
   logger: Logger;
   /** Rescan interval, ms, for the log lines that say rescans still find cores. */
   rescanMs: number;
@@ -49,7 +49,7 @@ export class EventCanary {
 
   constructor(options: EventCanaryOptions) {
     this.#options = options;
-    this.path = join(options.root, CANARY_NAME);
+    this.path = join(options.corefileDir, CANARY_NAME);
   }
 
   /** The canary's event arrived. */
@@ -59,21 +59,21 @@ export class EventCanary {
 
   /** Whether the event of the last touch arrived, logged, and what to do about it. */
   check(): StallAction {
-    const { root, logger, rescanMs } = this.#options;
+    const { corefileDir, logger, rescanMs } = this.#options;
     if (this.#seen) {
-      if (this.#stalled) logger.info("file events flowing again", { root });
+      if (this.#stalled) logger.info("file events flowing again", { corefile_dir: corefileDir });
       this.#stalled = false;
       this.#stalledChecks = 0;
       return "none";
     }
-    if (!this.#stalled) logger.warn("file events stalled; rescanning the dump root", { root });
+    if (!this.#stalled) logger.warn("file events stalled; rescanning the dump root", { corefile_dir: corefileDir });
     this.#stalled = true;
     this.#stalledChecks++;
     if (this.#stalledChecks === 1) return "rescan";
     if (this.#stalledChecks !== 2) return "none";
     if (this.#restarts >= MAX_WATCH_RESTARTS) {
       this.#options.warnOnce("watch-restarts", "file events stay stalled; cores are found by rescans only", {
-        root,
+        corefile_dir: corefileDir,
         rescan_seconds: rescanMs / 1000,
         restarts: this.#restarts,
         fix: "restart the watcher pod to get instant detection back",
@@ -82,7 +82,7 @@ export class EventCanary {
     }
     this.#restarts++;
     logger.warn("file events still stalled; restarting the file watch", {
-      root,
+      corefile_dir: corefileDir,
       reason: "a FIFO removed while the event thread waited on it, or a lost watch",
       restart: this.#restarts,
       max: MAX_WATCH_RESTARTS,

@@ -57,7 +57,7 @@ export async function runWatcher(
   const node = nodeIdentity(env);
   logger.info("coredog watcher starting", {
     version: VERSION,
-    root: config.corefileDir,
+    corefile_dir: config.corefileDir,
     storage: storage.describe(),
     delete_local: config.storage.deleteLocalCorefile,
     compression: config.storage.compression,

@@ -29,7 +29,7 @@ interface DirMemo {
 
 /** Options of {@linkcode TreeWalk}. */
 export interface TreeWalkOptions {
-  root: string;
+  corefileDir: string;
   /** Paths never walked or reported (the watcher's own state, the watch canary). */
   isExcluded(path: string): boolean;
   /** True once the walk should end early (the watcher is stopping). */
@@ -68,10 +68,10 @@ export class TreeWalk {
    * the scheduler itself.
    */
   async walk(top: string, reuse: boolean): Promise<void> {
-    const { root } = this.#options;
-    const whole = top === root;
+    const { corefileDir } = this.#options;
+    const whole = top === corefileDir;
     const visited = new Set<string>();
-    const stack: [string, number][] = [[top, directoryDepth(root, top)]];
+    const stack: [string, number][] = [[top, directoryDepth(corefileDir, top)]];
     let sinceYield = 0;
     while (stack.length > 0 && !this.#options.isStopped()) {
       const [dir, depth] = stack.pop()!;

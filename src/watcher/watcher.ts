@@ -108,7 +108,7 @@ export async function startWatcher(options: WatcherOptions): Promise<Watcher> {
   const guard = new DiskGuard(scheduler, deps);
   const hygiene = options.kube && config.watcher.podDirGraceMs > 0
     ? new DirHygiene({
-      root: config.corefileDir,
+      corefileDir: config.corefileDir,
       kube: options.kube,
       graceMs: config.watcher.podDirGraceMs,
       nodeName: options.node.name,
@@ -119,7 +119,7 @@ export async function startWatcher(options: WatcherOptions): Promise<Watcher> {
   let lastSweep = 0;
   let ready = false;
   const discovery = new Discovery({
-    root: config.corefileDir,
+    corefileDir: config.corefileDir,
     exclude: [config.watcher.stateDir],
     rescanMs: config.watcher.rescanMs,
     dirMode: config.watcher.dirMode,
@@ -128,7 +128,7 @@ export async function startWatcher(options: WatcherOptions): Promise<Watcher> {
     onGone: (path) => scheduler.forget(path),
     onRefused: (path, reason) => scheduler.refuse(path, reason),
     onScanComplete: () => {
-      if (!ready) logger.info("initial scan complete; watching", { root: config.corefileDir });
+      if (!ready) logger.info("initial scan complete; watching", { corefile_dir: config.corefileDir });
       ready = true;
       guard.check();
       deps.cap.prune(Date.now());

@@ -27,7 +27,7 @@ const MAX_BODY_BYTES = 6 * 1024 * 1024;
 /** Options of {@linkcode createWebhookHandler}. */
 export interface WebhookHandlerOptions {
   /** The dump root on the nodes (`CorefileDir`). */
-  dumpRoot: string;
+  corefileDir: string;
   logger: Logger;
   metrics: WebhookMetrics;
   /** Ready: a certificate is loaded and the server is not draining. */
@@ -89,7 +89,7 @@ async function mutate(request: Request, options: WebhookHandlerOptions): Promise
     if (!parsed.ok) return refuse(400, "bad-request", parsed.error);
     const review = parsed.review;
     try {
-      const mutation = (options.mutate ?? mutateAdmission)(review, { dumpRoot: options.dumpRoot });
+      const mutation = (options.mutate ?? mutateAdmission)(review, { corefileDir: options.corefileDir });
       const outcome = mutation.outcome;
       const uid = review.request.uid;
       if (outcome.kind === "injected") {

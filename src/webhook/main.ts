@@ -39,7 +39,7 @@ async function runWebhook(flags: WebhookFlags, options: RunWebhookOptions): Prom
   const config = await loadConfigFile(flags.configPath);
   const selfManagedMode = flags.tlsMode === "self-managed";
   const server = startWebhookServer({
-    dumpRoot: config.corefileDir,
+    corefileDir: config.corefileDir,
     // Self-managed TLS hands the pair over in memory instead.
     certFile: selfManagedMode ? undefined : flags.certFile,
     keyFile: selfManagedMode ? undefined : flags.keyFile,
@@ -51,7 +51,7 @@ async function runWebhook(flags: WebhookFlags, options: RunWebhookOptions): Prom
   });
   logger.info("coredog webhook starting", {
     version: VERSION,
-    dump_root: config.corefileDir,
+    corefile_dir: config.corefileDir,
     port: flags.port,
     health_port: flags.healthPort || "off",
     tls: selfManagedMode ? "self-managed" : `${flags.certFile} ${flags.keyFile}`,

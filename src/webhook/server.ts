@@ -8,7 +8,7 @@
  * @module
  */
 
-import { dumpRootProblem } from "../core/pod_patch.ts";
+import { corefileDirProblem } from "../core/pod_patch.ts";
 import { serveHealth } from "../health_server.ts";
 import type { Logger } from "../log.ts";
 import { describeCertificate } from "../tls/certificates.ts";
@@ -23,7 +23,7 @@ export const DEFAULT_WEBHOOK_PORT = 8443;
 /** Options of {@linkcode startWebhookServer}. */
 export interface WebhookServerOptions extends Partial<CertificateFiles> {
   /** The dump root on the nodes (`CorefileDir`), the hostPath of the injected volume. */
-  dumpRoot: string;
+  corefileDir: string;
   logger: Logger;
   /** HTTPS port; {@linkcode DEFAULT_WEBHOOK_PORT} by default, 0 picks a free one. */
   port?: number;
@@ -66,7 +66,7 @@ export interface WebhookServer {
  * port cannot be bound.
  */
 export function startWebhookServer(options: WebhookServerOptions): WebhookServer {
-  const problem = dumpRootProblem(options.dumpRoot);
+  const problem = corefileDirProblem(options.corefileDir);
   if (problem) throw new Error(`CorefileDir cannot be the webhook's hostPath: ${problem}`);
   const { logger } = options;
   const metrics = createWebhookMetrics();
@@ -74,7 +74,7 @@ export function startWebhookServer(options: WebhookServerOptions): WebhookServer
   let draining = false;
   let serving = false;
   const ready = () => serving && !draining;
-  const handlerOptions = { dumpRoot: options.dumpRoot, logger, metrics, ready };
+  const handlerOptions = { corefileDir: options.corefileDir, logger, metrics, ready };
   const handler = createWebhookHandler(handlerOptions);
   const onError = (error: unknown) => {
     metrics.errors.inc({ kind: "internal" });

@@ -14,7 +14,7 @@ import type { AdmissionReview, AdmissionReviewResponse } from "../../src/core/ad
 export const FIXTURES = fileURLToPath(new URL("../fixtures/admission/", import.meta.url));
 
 /** The dump root the tests configure (the default `CorefileDir`). */
-export const DUMP_ROOT = "/data/coredog-system/dumps";
+export const COREFILE_DIR = "/data/coredog-system/dumps";
 
 // deno-lint-ignore no-explicit-any
 type Json = any;
@@ -102,7 +102,7 @@ export function coredogMounts(pod: Json, mountPath: string): Record<string, stri
 /** Asserts the pod-level parts of an injection: one hostPath volume on the dump root, and the annotation. */
 export function assertInjectedPod(pod: Json, containers: string[]): void {
   const ours = (pod.spec.volumes ?? []).filter((v: Json) => v.name === "coredog-corefile");
-  assert.deepEqual(ours, [{ name: "coredog-corefile", hostPath: { path: DUMP_ROOT, type: "DirectoryOrCreate" } }]);
+  assert.deepEqual(ours, [{ name: "coredog-corefile", hostPath: { path: COREFILE_DIR, type: "DirectoryOrCreate" } }]);
   assert.equal(pod.metadata.annotations["coredog.io/injected"], containers.join(","));
   for (const container of pod.spec.containers) {
     const env = (container.env ?? []).filter((e: Json) => e.name === "COREDOG_POD_NAME");

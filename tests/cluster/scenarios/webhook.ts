@@ -37,7 +37,7 @@ import { loadTier } from "../support/tier_env.ts";
 
 const CHART = new URL("../../../charts", import.meta.url).pathname;
 const NAMESPACE = "coredog-system";
-const DUMP_ROOT = "/data/coredog-system/dumps";
+const COREFILE_DIR = "/data/coredog-system/dumps";
 
 /** The seed's values block: S3 credentials, bucket, endpoint, DeleteLocalCorefile and a wechat channel. */
 const SEED_VALUES = `config:
@@ -198,13 +198,13 @@ Deno.test("the seed's verification: kubectl run with the annotations gives volum
     const volume = (pod.spec.volumes as Json[]).find((v) => v.name === "coredog-corefile");
     assert.ok(volume, "volume coredog-corefile");
     // What README.md ("Check the injection") says the user sees.
-    assert.equal(volume.hostPath.path, DUMP_ROOT);
+    assert.equal(volume.hostPath.path, COREFILE_DIR);
     const mount = (pod.spec.containers[0].volumeMounts as Json[]).find((m) => m.name === "coredog-corefile");
     assert.equal(mount?.mountPath, "/corefile");
     assert.equal(mount?.subPathExpr, "default/$(COREDOG_POD_NAME)/test");
     const yaml = await kubectl(["get", "pod", "test", "-o", "yaml"]);
     assert.match(yaml, /name: coredog-corefile/);
-    assert.match(yaml, new RegExp(`path: ${DUMP_ROOT}`));
+    assert.match(yaml, new RegExp(`path: ${COREFILE_DIR}`));
     assert.ok((await webhook.metric("coredog_webhook_requests_total")) > before, "the API server called the webhook");
   } finally {
     await kubectl(["delete", "pod", "test", "--wait=false"]);
