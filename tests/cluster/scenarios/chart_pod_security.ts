@@ -50,6 +50,8 @@ async function installInBaselineNamespace(extraArgs: string[]): Promise<void> {
 }
 
 Deno.test("Pod Security: the watcher's pods are rejected at baseline with the documented reason, admitted once the namespace is labelled privileged", async () => {
+  // What an earlier file or an interrupted run left (webhook.ts keeps the namespace helm created).
+  await removeRelease([NAMESPACE]);
   try {
     await installInBaselineNamespace([]);
     const message = await watcherRejection();
@@ -81,6 +83,8 @@ Deno.test("Pod Security: the watcher's pods are rejected at baseline with the do
 });
 
 Deno.test("Pod Security: with nodeSetup.corePattern the privileged node-setup container is rejected at baseline too, admitted at privileged", async () => {
+  // What an earlier file or an interrupted run left (webhook.ts keeps the namespace helm created).
+  await removeRelease([NAMESPACE]);
   try {
     await installInBaselineNamespace(["--set", `nodeSetup.corePattern=${CORE_PATTERN}`]);
     const message = await watcherRejection();
@@ -97,6 +101,8 @@ Deno.test("Pod Security: with nodeSetup.corePattern the privileged node-setup co
 });
 
 Deno.test("namespace.create: --create-namespace --take-ownership labels the namespace privileged, the watcher is admitted, uninstall keeps the namespace", async () => {
+  // What an earlier file or an interrupted run left (webhook.ts keeps the namespace helm created).
+  await removeRelease([NAMESPACE]);
   try {
     await registerNode();
     await helmOk([
@@ -125,6 +131,8 @@ Deno.test("namespace.create: --create-namespace --take-ownership labels the name
 });
 
 Deno.test("namespace.create with helm 4: --create-namespace alone adopts the namespace helm made and labels it", async () => {
+  // What an earlier file or an interrupted run left (webhook.ts keeps the namespace helm created).
+  await removeRelease([NAMESPACE]);
   try {
     await registerNode();
     await helmOk([

@@ -123,6 +123,8 @@ async function secretState(name: string): Promise<{ data: Json; managers: string
 Deno.test(`cert-manager mode (CRDs of cert-manager ${CERT_MANAGER_VERSION}): helm upgrade after cert-manager wrote the Secrets succeeds three ways and leaves their data alone`, async () => {
   const dir = await scenarioDir("cert-manager");
   let crds: string[] = [];
+  // What an earlier file or an interrupted run left (webhook.ts keeps the namespace helm created).
+  await removeRelease([NAMESPACE]);
   try {
     crds = await installCertManagerCrds();
     await privilegedNamespace();
@@ -187,6 +189,8 @@ Deno.test(`regression: the chart before issue 11 (${CHART_BEFORE}) fails that up
   assert.equal((await runCommand("tar", ["-xf", archive, "-C", oldChart])).code, 0);
   const chart = join(oldChart, "charts");
   let crds: string[] = [];
+  // What an earlier file or an interrupted run left (webhook.ts keeps the namespace helm created).
+  await removeRelease([NAMESPACE]);
   try {
     crds = await installCertManagerCrds();
     await privilegedNamespace();
@@ -226,6 +230,8 @@ Deno.test(`regression: the chart before issue 11 (${CHART_BEFORE}) fails that up
 });
 
 Deno.test("priority: the watcher pod resolves to system-node-critical's value and ResourceQuota coredog-critical-pods counts it", async () => {
+  // What an earlier file or an interrupted run left (webhook.ts keeps the namespace helm created).
+  await removeRelease([NAMESPACE]);
   try {
     await registerNode();
     await privilegedNamespace();
@@ -277,6 +283,8 @@ const EVERY_OPTION = [
 
 Deno.test("version gating: helm template --kube-version 1.27.0 and 1.30.0, defaults and every option, are accepted by the API server's dry run", async () => {
   const dir = await scenarioDir("kube-versions");
+  // What an earlier file or an interrupted run left (webhook.ts keeps the namespace helm created).
+  await removeRelease([NAMESPACE]);
   try {
     await privilegedNamespace();
     for (const version of ["1.27.0", "1.30.0"]) {
@@ -314,6 +322,8 @@ Deno.test("version gating: helm template --kube-version 1.27.0 and 1.30.0, defau
 });
 
 Deno.test("credentials: set twice, helm install fails with the fix and creates nothing", async () => {
+  // What an earlier file or an interrupted run left (webhook.ts keeps the namespace helm created).
+  await removeRelease([NAMESPACE]);
   try {
     await privilegedNamespace();
     const result = await helm(["install", "coredog", CHART, "-n", NAMESPACE, "--set", "existingSecret=coredog-s3"]);
@@ -345,6 +355,8 @@ Deno.test("credentials: set twice, helm install fails with the fix and creates n
 Deno.test("credentials: with existingSecret, the webhook's ServiceAccount cannot read the S3 Secret and its pods never name it", async () => {
   const webhookAccount = `system:serviceaccount:${NAMESPACE}:coredog-webhook`;
   const watcherAccount = `system:serviceaccount:${NAMESPACE}:coredog-watcher`;
+  // What an earlier file or an interrupted run left (webhook.ts keeps the namespace helm created).
+  await removeRelease([NAMESPACE]);
   try {
     await registerNode();
     await privilegedNamespace();
@@ -398,6 +410,8 @@ Deno.test("credentials: with existingSecret, the webhook's ServiceAccount cannot
 
 Deno.test("credentials in config.coredog (the default values): only ConfigMap coredog holds them, the webhook's ConfigMap and ServiceAccount do not", async () => {
   const webhookAccount = `system:serviceaccount:${NAMESPACE}:coredog-webhook`;
+  // What an earlier file or an interrupted run left (webhook.ts keeps the namespace helm created).
+  await removeRelease([NAMESPACE]);
   try {
     await privilegedNamespace();
     await helmOk(["install", "coredog", CHART, "-n", NAMESPACE]);

@@ -119,9 +119,11 @@ async function startCoreDog(dir: string, options: { port?: number; endpointSlice
   return { webhook };
 }
 
-async function removeCoreDog(coredog: CoreDog | undefined, more: string[] = [], extra: string[][] = []): Promise<void> {
+async function removeCoreDog(coredog: CoreDog | undefined, more: string[] = []): Promise<void> {
   await coredog?.webhook.stop();
-  await removeRelease([NAMESPACE, APP_NAMESPACE, ...more], extra);
+  await removeRelease([NAMESPACE, APP_NAMESPACE, ...more], [
+    ["mutatingwebhookconfiguration", "istio-sidecar-injector", "aaa-sidecar-injector"],
+  ]);
 }
 
 function injected(pod: Json): string[] {
@@ -300,6 +302,8 @@ Deno.test("reinvocation: with the default Never only app gets CoreDog's mount, w
   const dir = await scenarioDir("reinvocation");
   let coredog: CoreDog | undefined;
   let sidecar: SidecarInjector | undefined;
+  // What an earlier file or an interrupted run left (webhook.ts keeps the namespace helm created).
+  await removeCoreDog(undefined, [SIDECAR_NAMESPACE]);
   try {
     coredog = await installCoreDog(dir, []);
     const configuration = await getObject(["mutatingwebhookconfiguration", "coredog"]) as Json;
@@ -358,6 +362,8 @@ Deno.test("a sidecar injector that sorts before coredog: istio-proxy is injected
   const dir = await scenarioDir("sidecar-first");
   let coredog: CoreDog | undefined;
   let sidecar: SidecarInjector | undefined;
+  // What an earlier file or an interrupted run left (webhook.ts keeps the namespace helm created).
+  await removeCoreDog(undefined, [SIDECAR_NAMESPACE]);
   try {
     coredog = await installCoreDog(dir, []);
     sidecar = await startSidecarInjector(dir, "aaa-sidecar-injector");
@@ -375,6 +381,8 @@ Deno.test("a sidecar injector that sorts before coredog: istio-proxy is injected
 Deno.test("selectors: namespaceSelector opts namespaces in by label, objectSelector keeps unlabelled pods from the webhook", async () => {
   const dir = await scenarioDir("selectors");
   let coredog: CoreDog | undefined;
+  // What an earlier file or an interrupted run left (webhook.ts keeps the namespace helm created).
+  await removeCoreDog(undefined, [SIDECAR_NAMESPACE]);
   try {
     // The probe in installCoreDog runs in namespace default: opt it in too.
     await kubectl(["label", "namespace", "default", "coredog.io/enabled=true", "--overwrite"]);
@@ -429,6 +437,8 @@ Deno.test("webhook.port=10250: the EndpointSlice controller resolves the Service
   const dir = await scenarioDir("webhook-port");
   let coredog: CoreDog | undefined;
   const port = 10250;
+  // What an earlier file or an interrupted run left (webhook.ts keeps the namespace helm created).
+  await removeCoreDog(undefined, [SIDECAR_NAMESPACE]);
   try {
     await helmOk(["install", "coredog", CHART, "-n", NAMESPACE, "--create-namespace", "--set", `webhook.port=${port}`]);
     const service = await getObject(["service", "coredog-webhook", "-n", NAMESPACE]) as Json;
@@ -489,6 +499,8 @@ Deno.test("webhook.port=10250: the EndpointSlice controller resolves the Service
 });
 
 Deno.test("webhook.hostNetwork=true: the stored pods are on the node's network and their ports are host ports", async () => {
+  // What an earlier file or an interrupted run left (webhook.ts keeps the namespace helm created).
+  await removeCoreDog(undefined, [SIDECAR_NAMESPACE]);
   try {
     await helmOk([
       "install",
