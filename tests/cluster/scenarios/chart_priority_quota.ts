@@ -16,9 +16,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { parseAllDocuments } from "yaml";
 import { CHART, type Json, NAMESPACE } from "../support/chart.ts";
-import { startProcess, waitUntil } from "../support/managed_process.ts";
 import { helmOk, kubectl, kubectlResult, scenarioDir } from "../support/kube.ts";
-import { loadTier } from "../support/tier_env.ts";
+import { startSecondApiserver } from "../support/second_apiserver.ts";
 
 const PORT = 6444;
 const ADMISSION_CONFIG = `apiVersion: apiserver.config.k8s.io/v1
@@ -49,61 +48,19 @@ function watcherPod(manifest: string): Json {
 }
 
 Deno.test("limited system-* priority classes (GKE's configuration): the watcher's pod is refused without the chart's ResourceQuota and admitted with it", async () => {
-  const tier = loadTier();
   const dir = await scenarioDir("priority-quota");
-  const pki = join(tier.runDir, "pki");
   const admissionConfig = join(dir, "admission.yaml");
   await Deno.writeTextFile(admissionConfig, ADMISSION_CONFIG);
-  const apiserver = await startProcess("kube-apiserver (limited priority classes)", [
-    tier.binaries.kubeApiserver,
-    "--etcd-servers",
-    "http://127.0.0.1:2379",
+  const apiserver = await startSecondApiserver(dir, {
+    port: PORT,
     // Its own keys in the tier's etcd: nothing of the main API server is seen or changed.
-    "--etcd-prefix",
-    "/coredog-priority-quota",
-    "--bind-address",
-    "192.0.2.1",
-    "--advertise-address",
-    "192.0.2.1",
-    "--secure-port",
-    String(PORT),
-    "--cert-dir",
-    join(dir, "certs"),
-    "--tls-cert-file",
-    join(pki, "apiserver.crt"),
-    "--tls-private-key-file",
-    join(pki, "apiserver.key"),
-    "--client-ca-file",
-    tier.caCert,
-    "--authorization-mode",
-    "RBAC",
-    "--enable-admission-plugins",
-    "NamespaceLifecycle,ServiceAccount,PodSecurity,ResourceQuota,Priority",
-    "--admission-control-config-file",
+    etcdPrefix: "/coredog-priority-quota",
+    admissionPlugins: ["NamespaceLifecycle", "ServiceAccount", "PodSecurity", "ResourceQuota", "Priority"],
     admissionConfig,
-    "--service-account-issuer",
-    "https://kubernetes.default.svc.cluster.local",
-    "--service-account-key-file",
-    join(pki, "sa.pub"),
-    "--service-account-signing-key-file",
-    join(pki, "sa.key"),
-    "--service-cluster-ip-range",
-    "10.97.0.0/16",
-    "--allow-privileged=true",
-    "--profiling=false",
-  ], join(dir, "kube-apiserver.log"));
-  const kubeconfig = join(dir, "admin.kubeconfig");
-  const admin = JSON.parse(await Deno.readTextFile(tier.adminKubeconfig));
-  admin.clusters[0].cluster.server = `https://192.0.2.1:${PORT}`;
-  await Deno.writeTextFile(kubeconfig, JSON.stringify(admin));
+  });
+  const kubeconfig = apiserver.kubeconfig;
   const kube = (args: string[], stdin?: string) => kubectl(args, { kubeconfig, stdin });
   try {
-    await waitUntil(
-      apiserver,
-      "a ready /readyz",
-      async () => (await kubectlResult(["get", "--raw", "/readyz"], { kubeconfig })).code === 0,
-      120_000,
-    );
     await kube(["create", "namespace", NAMESPACE]);
     await kube(["label", "namespace", NAMESPACE, "pod-security.kubernetes.io/enforce=privileged"]);
 
