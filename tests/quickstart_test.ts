@@ -38,8 +38,17 @@ Deno.test("deno task dev captures the core that deno task crash makes, stores it
     const stored = link.slice("download: ".length);
     assert.ok(stored.startsWith(`${dir}/bucket/corefiles/default/demo/app/`), stored);
     assert.ok(await exists(stored), "the download path is the stored core");
-    const files = await listTree(`${dir}/bucket`);
-    assert.equal(files.filter((f) => f.endsWith(".json")).length, 1);
+    // What the quickstart promises is the core and its metadata object beside it; the crash-signature
+    // registry's own objects (corefiles/signatures/..., windows/...) live elsewhere in the bucket.
+    const coreDir = stored.slice(0, stored.lastIndexOf("/"));
+    const coreName = stored.slice(coreDir.length + 1);
+    const metadataName = coreName.replace(/\.core(\.zst|\.gz)?$/, ".json");
+    assert.notEqual(metadataName, coreName, `the stored core ${coreName} ends in .core, .core.zst or .core.gz`);
+    assert.deepEqual((await listTree(coreDir)).sort(), [coreName, metadataName].sort());
+    const metadata = JSON.parse(await Deno.readTextFile(`${coreDir}/${metadataName}`));
+    assert.equal(metadata.pod?.namespace, "default", JSON.stringify(metadata));
+    assert.equal(metadata.pod?.name, "demo", JSON.stringify(metadata));
+    assert.equal(`${dir}/bucket/${metadata.storage?.key}`, stored, JSON.stringify(metadata.storage));
     assert.deepEqual(await listTree(demo), []);
 
     dev.kill("SIGINT");
