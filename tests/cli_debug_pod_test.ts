@@ -115,6 +115,31 @@ Deno.test("the image must be a registry digest: none, or a local image id, is re
   assert.match(local.reason, /not a registry digest/);
 });
 
+Deno.test("a pod spec that names its image by digest pins it when the status has no imageID", () => {
+  // A container that has not reported a status yet (or no kubelet at all): the spec's digest is what runs.
+  assert.deepEqual(pinnedImage({ name: "app", image: `registry.example/app@${DIGEST}` }), {
+    ok: true,
+    image: `registry.example/app@${DIGEST}`,
+  });
+  assert.deepEqual(pinnedImage({ image: `registry.example/app@${DIGEST}`, imageID: DIGEST }), {
+    ok: true,
+    image: `registry.example/app@${DIGEST}`,
+  });
+  // The runtime's imageID wins over the spec.
+  const other = `sha256:${"cd".repeat(32)}`;
+  assert.deepEqual(pinnedImage({ image: `app@${DIGEST}`, imageID: `registry.example/app@${other}` }), {
+    ok: true,
+    image: `registry.example/app@${other}`,
+  });
+  const read = pinnedImage({ name: "app", image: "registry.example/app:1.0" }, { podRead: true });
+  assert.ok(!read.ok);
+  assert.match(read.reason, /the pod's status had no imageID for container app/);
+  assert.match(read.reason, /its image "registry.example\/app:1.0" is not pinned by digest/);
+  const unread = pinnedImage({ name: "app", image: "registry.example/app:1.0" });
+  assert.ok(!unread.ok);
+  assert.match(unread.reason, /could not read the pod from the Kubernetes API/);
+});
+
 Deno.test("the printed command opens gdb with the app's root as sysroot on the fetched core", () => {
   const { record } = pod();
   const command = kubectlExecCommand(record, { context: "prod" });

@@ -46,7 +46,7 @@ export function connectCluster(options: ConnectOptions): ClusterApi {
       return await run();
     } catch (error) {
       if ((error as { code?: number }).code === 404) return undefined;
-      throw new Error(describe(error, what, source));
+      throw describe(error, what, source);
     }
   }
 
@@ -75,7 +75,7 @@ export function connectCluster(options: ConnectOptions): ClusterApi {
         return "created";
       } catch (error) {
         if ((error as { code?: number }).code === 409) return "exists";
-        throw new Error(describe(error, `create pod in ${namespace}`, source));
+        throw describe(error, `create pod in ${namespace}`, source);
       }
     },
     async deletePod(namespace, name) {
@@ -143,7 +143,27 @@ function useContext(connection: KubeConnection, context: string): void {
   connection.source = connection.source.replace(/\(context [^)]*\)/, `(context ${context})`);
 }
 
-function describe(error: unknown, what: string, source: string): string {
+/**
+ * An API call the server refused. `podSecurity` is the Pod Security level
+ * (`baseline`, `restricted`) that refused it, when that admission plugin did.
+ */
+export class ApiRefusal extends Error {
+  /** The level in the API server's `violates PodSecurity "<level>:<version>"`. */
+  readonly podSecurity?: string;
+  constructor(message: string, options: { podSecurity?: string } = {}) {
+    super(message);
+    this.name = "ApiRefusal";
+    this.podSecurity = options.podSecurity;
+  }
+}
+
+/**
+ * The API server's answer in words. A 403 is RBAC's only when its message
+ * says so (`User "..." cannot create resource "pods"`); admission plugins
+ * (PodSecurity, quota, policy webhooks) answer 403 Forbidden too, and
+ * asking for a permission does not help there.
+ */
+function describe(error: unknown, what: string, source: string): ApiRefusal {
   const code = (error as { code?: number }).code;
   const body = (error as { body?: unknown }).body;
   let reason = "";
@@ -153,9 +173,22 @@ function describe(error: unknown, what: string, source: string): string {
   } catch {
     reason = typeof body === "string" ? body.slice(0, 200) : "";
   }
-  if (code === 403) return `${what}: forbidden for your user (${source}): ${reason}; ask for that permission`;
-  if (code) return `${what}: HTTP ${code}${reason ? `: ${reason}` : ""} (${source})`;
-  return `${what}: ${(error as Error).message} (${source})`;
+  if (code === 403) {
+    const podSecurity = /violates PodSecurity "([a-z]+):/.exec(reason)?.[1];
+    if (podSecurity) {
+      return new ApiRefusal(
+        `${what}: refused by Pod Security admission, the namespace enforces level ${podSecurity} ` +
+          `(label pod-security.kubernetes.io/enforce): ${reason}`,
+        { podSecurity },
+      );
+    }
+    if (/ cannot [a-z]+ resource /.test(reason)) {
+      return new ApiRefusal(`${what}: forbidden for your user (${source}): ${reason}; ask for that permission`);
+    }
+    return new ApiRefusal(`${what}: refused by the API server's admission (${source}): ${reason}`);
+  }
+  if (code) return new ApiRefusal(`${what}: HTTP ${code}${reason ? `: ${reason}` : ""} (${source})`);
+  return new ApiRefusal(`${what}: ${(error as Error).message} (${source})`);
 }
 
 function decodeBase64(text: string): Uint8Array {

@@ -19,7 +19,7 @@ import {
 import { VERSION } from "../version.ts";
 import { expectPositionals, type ParsedArgs, UsageError } from "./args.ts";
 import { checkId, lookupCore } from "./catalog.ts";
-import { connectCluster } from "./cluster_api.ts";
+import { ApiRefusal, connectCluster } from "./cluster_api.ts";
 import type { CliIo, Command } from "./command.ts";
 import { CONFIG_FLAGS, CONFIG_HELP, loadCliConfig, openStore } from "./config_source.ts";
 import { FILTER_FLAGS, FILTER_HELP, filterOf } from "./list.ts";
@@ -106,7 +106,9 @@ Examples:
     if (!record.storage?.key || !record.corefile?.sha256) {
       throw new Error(`core ${record.id} was not stored: ${record.notStored ?? "its metadata names no object"}`);
     }
-    const pinned = override ? { ok: true as const, image: override } : pinnedImage(record.container);
+    const pinned = override
+      ? { ok: true as const, image: override }
+      : pinnedImage(record.container, { podRead: record.pod.uid !== undefined });
     if (!pinned.ok) {
       throw new Error(
         `cannot debug core ${record.id}: ${pinned.reason}. Pass --image REPOSITORY@sha256:DIGEST with the image ` +
@@ -128,7 +130,9 @@ Examples:
       return 0;
     }
     const api = connectCluster({ ...kube, env: io.env });
-    const outcome = await api.createPod(namespace, pod);
+    const outcome = await api.createPod(namespace, pod).catch((error) => {
+      throw withPodSecurityHint(error, options.ptrace);
+    });
     io.stderr(
       outcome === "created"
         ? `pod ${namespace}/${name} created; it stops after ${lifetimeText}, delete it with --delete\n`
@@ -147,4 +151,21 @@ function durationSeconds(text: string, nowMs: number): number {
   const seconds = since === undefined ? 0 : Math.round((nowMs - since) / 1000);
   if (seconds < 60) throw new UsageError(`--lifetime must be a duration of at least 1m, e.g. 30m or 4h; got "${text}"`);
   return seconds;
+}
+
+/**
+ * What to do when Pod Security refused the debug pod: `baseline` refuses
+ * only the debugger's `SYS_PTRACE`; `restricted` also wants every
+ * container non-root with no privilege escalation, which the app image,
+ * run as it is, cannot promise.
+ */
+function withPodSecurityHint(error: unknown, ptrace: boolean): unknown {
+  if (!(error instanceof ApiRefusal) || !error.podSecurity) return error;
+  const hint = error.podSecurity === "baseline" && ptrace
+    ? "run again with --no-ptrace (gdb can then read the app's files when the app runs as root)"
+    : `the debug pod cannot pass level ${error.podSecurity}: get the core with coredog get and open it in a ` +
+      "local gdb, or ask an admin for a namespace whose level admits it";
+  return new ApiRefusal(`${error.message}. ${hint[0].toUpperCase()}${hint.slice(1)}`, {
+    podSecurity: error.podSecurity,
+  });
 }

@@ -55,25 +55,42 @@ export function debugPodName(record: CrashRecord): string {
 /** Result of {@linkcode pinnedImage}. */
 export type PinnedImage = { ok: true; image: string } | { ok: false; reason: string };
 
+/** A pullable reference by digest: `REPOSITORY[:TAG]@sha256:<64 hex>`. */
+const DIGEST_REFERENCE = /^[^@\s]+@sha256:[0-9a-f]{64}$/;
+
+/** Options of {@linkcode pinnedImage}. */
+export interface PinnedImageOptions {
+  /** The watcher read the pod from the API (its metadata has the pod's uid), so only the status lacked the digest. */
+  podRead?: boolean;
+}
+
 /**
- * The crashed container's image by digest, from its `imageID`
- * (`registry/repo@sha256:...`, possibly prefixed `docker-pullable://`).
- * A bare `sha256:...` is the image's local id, which no registry serves.
+ * The crashed container's image by digest: its `imageID` as the kubelet
+ * reports it (`registry/repo@sha256:...`, possibly prefixed
+ * `docker-pullable://`), else its image when the pod spec already names it
+ * by digest (a pod whose container has not reported a status yet, or a
+ * cluster without kubelets, has no `imageID`). A bare `sha256:...` is the
+ * image's local id, which no registry serves.
  */
-export function pinnedImage(container: CrashRecord["container"]): PinnedImage {
+export function pinnedImage(container: CrashRecord["container"], options: PinnedImageOptions = {}): PinnedImage {
   const imageID = (container.imageID ?? "").replace(/^docker-pullable:\/\//, "");
-  if (!imageID) {
+  if (DIGEST_REFERENCE.test(imageID)) return { ok: true, image: imageID };
+  if (container.image && DIGEST_REFERENCE.test(container.image)) return { ok: true, image: container.image };
+  if (imageID) {
     return {
       ok: false,
-      reason: "its metadata has no image digest (container.imageID): the watcher could not read the pod from the " +
-        "Kubernetes API when it stored the core",
+      reason: `its image ID "${container.imageID}" is not a registry digest (REPOSITORY@sha256:...), so no node can ` +
+        "pull exactly that image",
     };
   }
-  if (/^[^@\s]+@sha256:[0-9a-f]{64}$/.test(imageID)) return { ok: true, image: imageID };
+  const image = container.image ? `, and its image "${container.image}" is not pinned by digest` : "";
   return {
     ok: false,
-    reason: `its image ID "${container.imageID}" is not a registry digest (REPOSITORY@sha256:...), so no node can ` +
-      "pull exactly that image",
+    reason: options.podRead
+      ? `its metadata has no image digest (container.imageID): the pod's status had no imageID for container ` +
+        `${container.name ?? "?"} when the watcher read it (the container had not started yet)${image}`
+      : "its metadata has no image digest (container.imageID): the watcher could not read the pod from the " +
+        `Kubernetes API when it stored the core${image}`,
   };
 }
 

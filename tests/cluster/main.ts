@@ -24,7 +24,7 @@ const ROOT = new URL("../../", import.meta.url).pathname;
 const TIER = new URL("./tier.ts", import.meta.url).pathname;
 
 /** The entrypoints the scenarios start as processes; cached before the network goes. */
-const ENTRYPOINTS = ["src/webhook/main.ts", "src/watcher/main.ts"];
+const ENTRYPOINTS = ["src/webhook/main.ts", "src/watcher/main.ts", "src/cli/main.ts"];
 
 async function main(): Promise<number> {
   const started = performance.now();

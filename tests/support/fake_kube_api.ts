@@ -22,7 +22,11 @@
  *   (`webhooks` merge by `name`; a `metadata.resourceVersion` in the patch
  *   is a precondition: 409 when outdated; an incomplete webhook is 422);
  * - no bearer token: 401; a request the `authorize` option refuses: 403
- *   with the API's Forbidden message (RBAC).
+ *   with the API's Forbidden message (RBAC);
+ * - a pod created in a namespace of the `podSecurity` option that enforces
+ *   `baseline` and adds a capability outside the baseline list: 403 with
+ *   the PodSecurity plugin's message, as kube-apiserver 1.35 words it
+ *   (tests/cluster/scenarios/cli.ts sees it from the real one).
  */
 
 import { createCertificateAuthority, issueServingCertificate } from "../../src/tls/certificates.ts";
@@ -47,6 +51,8 @@ export interface FakeKubeApiOptions {
   mutatingWebhookConfigurations?: Record<string, unknown>;
   /** RBAC: false answers 403. Everything is allowed by default. */
   authorize?(attributes: RequestAttributes): boolean;
+  /** Pod Security levels enforced by namespace; only `baseline`'s capabilities rule is modelled. */
+  podSecurity?: Record<string, "baseline">;
   /** Runs before each request is handled (after authorization); a test can hold requests here to order a race. */
   beforeHandling?(attributes: RequestAttributes): Promise<void> | void;
 }
@@ -203,6 +209,15 @@ export async function startFakeKubeApi(
       const key = `${namespace}/${body.metadata?.name}`;
       if (podStore.has(key)) {
         return status(409, "AlreadyExists", `pods "${body.metadata.name}" already exists`, attributes);
+      }
+      const violation = options.podSecurity?.[namespace] === "baseline" ? baselineCapabilities(body) : undefined;
+      if (violation) {
+        return status(
+          403,
+          "Forbidden",
+          `pods "${body.metadata.name}" is forbidden: violates PodSecurity "baseline:latest": ${violation}`,
+          attributes,
+        );
       }
       const object = { ...body, metadata: { ...body.metadata, namespace, uid: crypto.randomUUID() } } as KubeObject;
       object.metadata.resourceVersion = nextVersion();
@@ -448,6 +463,41 @@ function conflict(attributes: RequestAttributes): Response {
 
 /** The service account named in Forbidden messages. */
 const USER = "system:serviceaccount:coredog-system:coredog-webhook";
+
+/** The capabilities Pod Security's baseline level lets a container add. */
+const BASELINE_CAPABILITIES = new Set([
+  "AUDIT_WRITE",
+  "CHOWN",
+  "DAC_OVERRIDE",
+  "FOWNER",
+  "FSETID",
+  "KILL",
+  "MKNOD",
+  "NET_BIND_SERVICE",
+  "SETFCAP",
+  "SETGID",
+  "SETPCAP",
+  "SETUID",
+  "SYS_CHROOT",
+]);
+
+/** Baseline's "non-default capabilities" check, worded as the PodSecurity plugin words it. */
+function baselineCapabilities(pod: KubeObject): string | undefined {
+  type Container = { name: string; securityContext?: { capabilities?: { add?: string[] } } };
+  const spec = pod.spec as { initContainers?: Container[]; containers?: Container[] } | undefined;
+  const containers = [...spec?.initContainers ?? [], ...spec?.containers ?? []];
+  const bad = containers.filter((c) =>
+    c.securityContext?.capabilities?.add?.some((a) => !BASELINE_CAPABILITIES.has(a))
+  );
+  if (bad.length === 0) return undefined;
+  const capabilities = [...new Set(bad.flatMap((c) => c.securityContext!.capabilities!.add!))]
+    .filter((a) => !BASELINE_CAPABILITIES.has(a)).sort();
+  const quote = (names: string[]) => names.map((n) => `"${n}"`).join(", ");
+  return `non-default capabilities (${bad.length === 1 ? "container" : "containers"} ${
+    quote(bad.map((c) => c.name))
+  } ` +
+    `must not include ${quote(capabilities)} in securityContext.capabilities.add)`;
+}
 
 function forbiddenMessage(attributes: RequestAttributes): string {
   const where = attributes.namespace ? ` in the namespace "${attributes.namespace}"` : " at the cluster scope";
