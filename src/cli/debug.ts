@@ -54,8 +54,9 @@ export const debugCommand: Command = {
 Creates pod coredog-debug-<ID> in the crash's namespace, with your kubeconfig:
   - init container fetch-core (the CoreDog image) downloads the core through a presigned link that
     works for ${LINK_SECONDS / 60} minutes, decompresses it and checks its SHA-256 into /cores/core;
-  - container app: the crashed container's image by digest (container.imageID of the metadata),
-    running "sleep", so that its files are visible as /proc/<pid>/root;
+  - container app: the crashed container's image by digest (container.imageID of the metadata, else
+    container.image when the pod spec names it by digest), running "sleep", so that its files are
+    visible as /proc/<pid>/root;
   - container debugger: an image with gdb, sharing the process namespace and /cores.
 Prints on stdout the one kubectl exec command that opens gdb on the core with the app's root as
 sysroot. Refuses when the metadata has no image digest (pass --image to choose one yourself).
@@ -68,7 +69,8 @@ sysroot. Refuses when the metadata has no image digest (pass --image to choose o
   --lifetime DURATION        the pod ends after this long (default: ${DEFAULT_LIFETIME})
   --image-pull-secret NAME   for a private registry (repeatable)
   --no-ptrace                do not add SYS_PTRACE to the debugger (namespaces that enforce the
-                             baseline Pod Security level refuse it; then the app must run as root)
+                             baseline Pod Security level refuse it; then the app must run as root;
+                             restricted refuses the debug pod either way)
 
 ${FILTER_HELP} (they narrow the search for ID on a large bucket)
 
