@@ -13,6 +13,7 @@ import {
   CHART,
   clusterScopedLeftovers,
   componentPods,
+  EVERY_OPTION,
   type Json,
   NAMESPACE,
   registerNode,
@@ -251,35 +252,6 @@ Deno.test("priority: the watcher pod resolves to system-node-critical's value an
     await removeRelease([NAMESPACE]);
   }
 });
-
-const EVERY_OPTION = [
-  "--set-literal",
-  "config.coredog=StorageConfig: {S3Bucket: b, s3Region: r}\nNoticeChannel: [{chan: console}]\n",
-  "--set",
-  "existingSecret=coredog-s3.v1",
-  "--set",
-  "existingSecretAsFiles=true",
-  "--set",
-  "nodeSetup.corePattern=/corefile/core.%e.%p",
-  "--set",
-  "nodeSetup.suidDumpable=2",
-  "--set",
-  "webhook.hostNetwork=true",
-  "--set",
-  "webhook.port=10250",
-  "--set-string",
-  "webhook.namespaceSelector.matchLabels.coredog\\.io/enabled=true",
-  "--set-string",
-  "webhook.objectSelector.matchLabels.coredog\\.io/inject=true",
-  "--set",
-  "webhook.podDisruptionBudget.maxUnavailable=50%",
-  "--set",
-  "webhook.priorityClassName=system-cluster-critical",
-  "--set",
-  "watcher.serviceAccount.annotations.eks\\.amazonaws\\.com/role-arn=arn:aws:iam::111122223333:role/coredog",
-  "--set",
-  "webhook.reinvocationPolicy=IfNeeded",
-];
 
 Deno.test("version gating: helm template --kube-version 1.27.0 and 1.30.0, defaults and every option, are accepted by the API server's dry run", async () => {
   const dir = await scenarioDir("kube-versions");

@@ -16,6 +16,36 @@ export const NAMESPACE = "coredog-system";
 /** The Node the scenarios register (no kubelet behind it): a DaemonSet with no Node creates no pods. */
 export const NODE_NAME = "node-1";
 
+/** helm flags that turn on every optional part of the chart at once (cert-manager mode aside: it needs cert-manager's CRDs). */
+export const EVERY_OPTION = [
+  "--set-literal",
+  "config.coredog=StorageConfig: {S3Bucket: b, s3Region: r}\nNoticeChannel: [{chan: console}]\n",
+  "--set",
+  "existingSecret=coredog-s3.v1",
+  "--set",
+  "existingSecretAsFiles=true",
+  "--set",
+  "nodeSetup.corePattern=/corefile/core.%e.%p",
+  "--set",
+  "nodeSetup.suidDumpable=2",
+  "--set",
+  "webhook.hostNetwork=true",
+  "--set",
+  "webhook.port=10250",
+  "--set-string",
+  "webhook.namespaceSelector.matchLabels.coredog\\.io/enabled=true",
+  "--set-string",
+  "webhook.objectSelector.matchLabels.coredog\\.io/inject=true",
+  "--set",
+  "webhook.podDisruptionBudget.maxUnavailable=50%",
+  "--set",
+  "webhook.priorityClassName=system-cluster-critical",
+  "--set",
+  "watcher.serviceAccount.annotations.eks\\.amazonaws\\.com/role-arn=arn:aws:iam::111122223333:role/coredog",
+  "--set",
+  "webhook.reinvocationPolicy=IfNeeded",
+];
+
 // deno-lint-ignore no-explicit-any
 export type Json = Record<string, any>;
 
