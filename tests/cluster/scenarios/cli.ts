@@ -3,7 +3,10 @@
  * (issue 16). The real watcher, authenticated as a ServiceAccount that may
  * read pods, stores real cores of pods the API server holds; then `coredog`
  * runs as a process with the `cli` task's permissions: `list` and `info`
- * read the metadata from MinIO, `get` restores a core byte for byte,
+ * read the metadata from MinIO, `get` restores a core byte for byte (and
+ * refuses an object that no longer matches its metadata), `--from-cluster`
+ * reads ConfigMap `coredog` and Secret `coredog-s3` with only the RBAC the
+ * docs name,
  * `debug` creates the debug pod on the real kube-apiserver as an on-call
  * ServiceAccount that may only create and delete pods (the stored object
  * is asserted; there is no kubelet, so it stays Pending), the init
@@ -23,7 +26,8 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
+import zlib from "node:zlib";
+import { CreateBucketCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { cliProcess, type CliResult } from "../../support/cli_run.ts";
 import { makeRealCore } from "../../support/real_core.ts";
 import { freePort } from "../../support/s3_server.ts";
@@ -75,6 +79,16 @@ function sha256(bytes: Uint8Array): string {
   return createHash("sha256").update(bytes).digest("hex");
 }
 
+function minioClient(): S3Client {
+  const tier = loadTier();
+  return new S3Client({
+    region: "us-east-1",
+    endpoint: tier.minio.endpoint,
+    forcePathStyle: true,
+    credentials: { accessKeyId: tier.minio.accessKeyId, secretAccessKey: tier.minio.secretAccessKey },
+  });
+}
+
 async function apply(object: Json): Promise<void> {
   await kubectl(["apply", "-f", "-"], { stdin: JSON.stringify(object) });
 }
@@ -103,12 +117,7 @@ const RESTRICTED_CONTAINER = {
 async function prepareOnce(): Promise<Setup> {
   const tier = loadTier();
   const dir = await scenarioDir("cli");
-  const s3 = new S3Client({
-    region: "us-east-1",
-    endpoint: tier.minio.endpoint,
-    forcePathStyle: true,
-    credentials: { accessKeyId: tier.minio.accessKeyId, secretAccessKey: tier.minio.secretAccessKey },
-  });
+  const s3 = minioClient();
   try {
     await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
   } catch (error) {
@@ -305,7 +314,7 @@ Deno.test("coredog list and info read the real watcher's metadata from MinIO, ne
   assert.equal(JSON.parse(infoJson.stdout).id, web.id);
 });
 
-Deno.test("coredog get restores a real core from MinIO byte for byte", async () => {
+Deno.test("coredog get restores a real core from MinIO byte for byte and refuses an object that does not match its metadata", async () => {
   const s = await prepare();
   for (const crash of [crashOf(s, SHOP, "api-0", "app"), crashOf(s, SHOP, "web-0", "web")]) {
     const out = join(s.dir, `${crash.pod}-${crash.container}.core`);
@@ -315,6 +324,19 @@ Deno.test("coredog get restores a real core from MinIO byte for byte", async () 
     assert.equal(restored.length, crash.bytes.length);
     assert.equal(sha256(restored), sha256(crash.bytes));
   }
+
+  // A stored object that no longer matches its metadata: valid zstd of other bytes.
+  const damaged = crashOf(s, SHOP, "api-0", "sidecar");
+  const other = new Uint8Array(damaged.bytes);
+  other[other.length >> 1] ^= 0xff;
+  await minioClient().send(
+    new PutObjectCommand({ Bucket: BUCKET, Key: damaged.record.storage.key, Body: zlib.zstdCompressSync(other) }),
+  );
+  const out = join(s.dir, "damaged.core");
+  const refused = await cli(s, ["get", damaged.record.id.slice(0, 12), "-o", out, "--no-cache"]);
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /SHA-256 mismatch/);
+  assert.deepEqual([...Deno.readDirSync(s.dir)].filter((e) => e.name.includes("damaged")), [], "no file left");
 });
 
 /** `coredog debug` as the on-call ServiceAccount. */
@@ -430,6 +452,60 @@ Deno.test("coredog debug as an identity without create on pods: the real authori
   assert.match(result.stderr, /forbidden for your user/);
   assert.match(result.stderr, new RegExp(`system:serviceaccount:${SYSTEM}:watcher`));
   assert.match(result.stderr, /cannot create resource "pods"/);
+});
+
+Deno.test("coredog --from-cluster reads ConfigMap coredog and the keys of Secret coredog-s3 from the real API server", async () => {
+  const s = await prepare();
+  const tier = loadTier();
+  // The chart's ConfigMap holds the watcher's file (here without keys: the watcher had them from its environment).
+  await kubectl(["create", "configmap", "coredog", "-n", SYSTEM, `--from-file=coredog=${s.configPath}`]);
+  await kubectl([
+    "create",
+    "secret",
+    "generic",
+    "coredog-s3",
+    "-n",
+    SYSTEM,
+    `--from-literal=access-key-id=${tier.minio.accessKeyId}`,
+    `--from-literal=secret-access-key=${tier.minio.secretAccessKey}`,
+  ]);
+  // No S3 keys in the environment: only the Secret has them.
+  const fromCluster = (args: string[]) =>
+    cliProcess([...args, "--from-cluster", "--coredog-namespace", SYSTEM, "--kubeconfig", s.oncallKubeconfig], {
+      KUBECONFIG: "",
+    });
+  const refused = await fromCluster(["list"]);
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /get configmap cli-system\/coredog: forbidden for your user/);
+  assert.match(refused.stderr, /cannot get resource "configmaps"/);
+
+  // What docs/cli.md says --from-cluster needs: get on configmaps and secrets where CoreDog is installed.
+  await kubectl(["create", "role", "coredog-reader", "-n", SYSTEM, "--verb=get", "--resource=configmaps,secrets"]);
+  await kubectl([
+    "create",
+    "rolebinding",
+    "coredog-reader",
+    "-n",
+    SYSTEM,
+    "--role=coredog-reader",
+    `--serviceaccount=${SYSTEM}:oncall`,
+  ]);
+  const listed = await eventually("list --from-cluster once the Role applies", async () => {
+    const result = await fromCluster(["list", "-o", "json"]);
+    return result.code === 0 ? result : undefined;
+  }, 20_000);
+  assert.deepEqual(
+    (JSON.parse(listed.stdout) as Json[]).map((r) => r.id),
+    [...s.crashes].reverse().map((c) => c.record.id),
+  );
+  const crash = crashOf(s, SHOP, "web-0", "web");
+  const out = join(s.dir, "from-cluster.core");
+  const got = await fromCluster(["get", crash.record.id.slice(0, 12), "-o", out]);
+  assert.equal(got.code, 0, got.stderr);
+  assert.equal(sha256(await Deno.readFile(out)), sha256(crash.bytes));
+  const dry = await fromCluster(["debug", crash.record.id.slice(0, 12), "--dry-run"]);
+  assert.equal(dry.code, 0, dry.stderr);
+  assert.match(dry.stdout, new RegExp(`image: ${WEB_IMAGE_ID.replace(/[.]/g, "\\.")}`));
 });
 
 Deno.test("cleanup: the watcher stops, the scenario's namespaces, roles and Node are removed", async () => {
