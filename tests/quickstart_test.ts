@@ -39,7 +39,7 @@ Deno.test("deno task dev captures the core that deno task crash makes, stores it
     assert.ok(stored.startsWith(`${dir}/bucket/corefiles/default/demo/app/`), stored);
     assert.ok(await exists(stored), "the download path is the stored core");
     // What the quickstart promises is the core and its metadata object beside it; the crash-signature
-    // registry's own objects (corefiles/signatures/..., windows/...) live elsewhere in the bucket.
+    // registry's own objects (corefiles/_signatures/..., windows/...) live elsewhere in the bucket.
     const coreDir = stored.slice(0, stored.lastIndexOf("/"));
     const coreName = stored.slice(coreDir.length + 1);
     const metadataName = coreName.replace(/\.core(\.zst|\.gz)?$/, ".json");

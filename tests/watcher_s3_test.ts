@@ -16,9 +16,9 @@ async function scratch(): Promise<string> {
   return await Deno.makeTempDir({ prefix: "coredog-test-" });
 }
 
-/** The cores and their metadata: every key but the crash-signature state kept under `<StoreDir>/signatures/`. */
+/** The cores and their metadata: every key but the crash-signature state kept under `<StoreDir>/_signatures/`. */
 async function coreKeys(client: ReturnType<typeof testS3Client>): Promise<string[]> {
-  return (await listKeys(client)).filter((key) => !key.startsWith("corefiles/signatures/"));
+  return (await listKeys(client)).filter((key) => !key.startsWith("corefiles/_signatures/"));
 }
 
 function indexOfLine(logs: string[], text: string): number {

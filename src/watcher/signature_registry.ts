@@ -3,7 +3,8 @@
  * that every watcher knows whether a signature is new, how often it was
  * seen, and which crashes fold into a digest, without a server of its own.
  *
- * Per signature, under `<StoreDir>/signatures/<signature>/`:
+ * Per signature, under `<StoreDir>/_signatures/<signature>/` (an underscore, like `_unattributed`:
+ * no namespace can be named so, so the state never mixes with a namespace's cores):
  * - `first.json`, created with a conditional write (`If-None-Match: *`):
  *   the one watcher whose write succeeds reports "new crash";
  * - `seen/<time>_<node>_<namespace>~<pod>_<core id>`, one small marker per
@@ -61,7 +62,7 @@ export class SignatureRegistry {
   /** A registry in `storage` under `options.storeDir`. */
   constructor(storage: Storage, options: SignatureRegistryOptions) {
     this.#storage = storage;
-    this.#prefix = `${options.storeDir.replace(/\/+$/, "")}/signatures`;
+    this.#prefix = `${options.storeDir.replace(/\/+$/, "")}/_signatures`;
     this.#windowMs = options.windowMs;
   }
 
