@@ -19,6 +19,7 @@
 import { join } from "node:path";
 import { ComponentError, ensureBinaries } from "./support/binaries.ts";
 import { ensureCertManagerCrds } from "./support/cert_manager.ts";
+import { ensureOlderApiserver, OLDER_APISERVER_SCENARIO } from "./support/older_apiserver.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const TIER = new URL("./tier.ts", import.meta.url).pathname;
@@ -43,6 +44,14 @@ async function main(): Promise<number> {
   );
 
   const scenarios = Deno.args.length > 0 ? Deno.args : await scenarioFiles();
+  if (scenarios.some((scenario) => scenario.endsWith(OLDER_APISERVER_SCENARIO))) {
+    try {
+      await ensureOlderApiserver(log);
+    } catch (error) {
+      console.error(`cluster tier cannot run: ${(error as Error).message}`);
+      return 1;
+    }
+  }
   const cache = await new Deno.Command(Deno.execPath(), {
     args: ["cache", ...ENTRYPOINTS, ...scenarios.map((s) => s.startsWith("/") ? s : join(ROOT, s)), TIER],
     cwd: ROOT,
