@@ -2,7 +2,7 @@
  * Benchmark 2, detection latency: small cores written one at a time, each
  * in its own pod's directory, timed from the file's close to the watcher's
  * "capture a file" log line and to the notification's arrival. The
- * default settle time (`Watcher.SettleMilliseconds`, 500 ms) is included:
+ * default settle time (`Watcher.SettleMilliseconds`) is included:
  * it is part of how fast a crash is reported.
  *
  * @module

@@ -121,11 +121,12 @@ export async function runRealCoreBench(options: RealCoreBenchOptions): Promise<R
         const load = loadAverage();
         resetPeakRss(watcher.pid);
         let cpuAtDump = 0;
+        let cpuAtClose = 0;
         const crash = await crashWithCore(binary, join(root, podDir(c, i)), {
           ...shape,
           onDumpStart: () => cpuAtDump = cpuSeconds(watcher.pid),
+          onClose: () => cpuAtClose = cpuSeconds(watcher.pid),
         });
-        const cpuAtClose = cpuSeconds(watcher.pid);
         const watch = watchCpu([watcher.pid, s3.pid]);
         const timeoutMs = 120_000 + crash.sizeBytes / (5 * 1024 * 1024) * 1000;
         const delivery = await receiver.waitFor(crash.path, timeoutMs);

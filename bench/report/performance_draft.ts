@@ -49,7 +49,7 @@ export function performanceDraft(results: BenchResults, options: { findings: str
   const l = results.latency;
   if (l) {
     lines.push(
-      `| How fast is a crash reported? | p50 ${l.toNotified.p50} ms, p99 ${l.toNotified.p99} ms from close to the message (capture: p99 ${l.toCapture.p99} ms, with the default 500 ms settle time) |`,
+      `| How fast is a crash reported? | p50 ${l.toNotified.p50} ms, p99 ${l.toNotified.p99} ms from close to the message (capture: p99 ${l.toCapture.p99} ms, with the default ${l.settleMs} ms settle time) |`,
     );
   }
   const b = results.burst;

@@ -10,6 +10,7 @@
 
 import { join } from "node:path";
 import { machineCorePattern } from "../../src/dev/core_pattern.ts";
+import { openInotify } from "../../src/watcher/inotify_ffi.ts";
 
 const SOURCE = new URL("./crash_fill.c", import.meta.url).pathname;
 
@@ -47,8 +48,15 @@ export interface RealCrash {
   diskBytes: number;
   /** performance.timeOrigin-based ms when the process said its memory was ready (the dump starts right after). */
   dumpStartedAt: number;
-  /** ms when the process was reaped: the kernel closed the core just before. */
+  /**
+   * ms when the kernel closed the core (its IN_CLOSE_WRITE, read here with
+   * inotify): a process with gigabytes of memory takes a while to be reaped
+   * after its core is closed, and a watcher is already storing it by then.
+   * The reap time when inotify is unavailable.
+   */
   closedAt: number;
+  /** ms when the process was reaped. */
+  reapedAt: number;
 }
 
 /**
@@ -59,9 +67,22 @@ export interface RealCrash {
 export async function crashWithCore(
   binary: string,
   dir: string,
-  options: RealCoreShape & { onDumpStart?: () => void },
+  options: RealCoreShape & { onDumpStart?: () => void; onClose?: () => void },
 ): Promise<RealCrash> {
   await Deno.mkdir(dir, { recursive: true });
+  const events = openInotify(dir);
+  let closedAt: number | undefined;
+  let watching = true;
+  const closeSeen = (async () => {
+    while (events && watching && closedAt === undefined) {
+      for (const event of await events.next(100)) {
+        if (event.kind === "access" && event.path.slice(dir.length + 1).startsWith("core")) {
+          closedAt = Date.now();
+          options.onClose?.();
+        }
+      }
+    }
+  })();
   const before = new Set([...Deno.readDirSync(dir)].map((e) => e.name));
   const child = new Deno.Command("bash", {
     // RLIMIT_CORE is lifted by the program too; ulimit covers a hard limit bash may raise and it may not.
@@ -90,7 +111,15 @@ export async function crashWithCore(
   reader.releaseLock();
   await child.stdout.cancel();
   const status = await child.status;
-  const closedAt = Date.now();
+  const reapedAt = Date.now();
+  await Promise.race([closeSeen, new Promise((r) => setTimeout(r, 500))]);
+  watching = false;
+  await closeSeen.catch(() => {});
+  events?.close();
+  if (closedAt === undefined) {
+    closedAt = reapedAt;
+    options.onClose?.();
+  }
   const stderr = new TextDecoder().decode(await new Response(child.stderr).arrayBuffer());
   if (status.signal !== "SIGSEGV") {
     throw new Error(`crash_fill did not die of SIGSEGV (${status.signal ?? status.code}): ${stderr}`);
@@ -104,5 +133,5 @@ export async function crashWithCore(
   } catch {
     // A watcher already stored and deleted it (a small core): its record tells the size.
   }
-  return { path, sizeBytes: stat?.size ?? 0, diskBytes: (stat?.blocks ?? 0) * 512, dumpStartedAt, closedAt };
+  return { path, sizeBytes: stat?.size ?? 0, diskBytes: (stat?.blocks ?? 0) * 512, dumpStartedAt, closedAt, reapedAt };
 }
