@@ -83,25 +83,7 @@ try {
   );
 
   const cacheDir = `${dir}/cache`;
-  const io = (cached: boolean) => ({
-    stdout() {},
-    stderr() {},
-    stderrIsTerminal: false,
-    env: (name: string) => (cached && name === "COREDOG_CACHE_DIR" ? cacheDir : undefined),
-    now: () => Date.now(),
-  });
-  async function median(args: string[], cached = false): Promise<number> {
-    // With the cache: one run to fill it, then the measured ones.
-    if (cached) await runCli([...args, "--config", configPath], io(true));
-    const times: number[] = [];
-    for (let r = 0; r < repeat; r++) {
-      const t = performance.now();
-      const code = await runCli([...args, "--config", configPath], io(cached));
-      times.push(performance.now() - t);
-      if (code !== 0) throw new Error(`coredog ${args.join(" ")} exited ${code}`);
-    }
-    return times.sort((a, b) => a - b)[Math.floor(times.length / 2)];
-  }
+  const median = (args: string[], cached = false) => medianMs(args, { cached, cacheDir, configPath, repeat });
   const cases: [string, string[], boolean?][] = [
     ["list (all)", ["list"]],
     ["list (all), metadata cache filled", ["list"], true],
@@ -117,4 +99,32 @@ try {
 } finally {
   await server.stop();
   await Deno.remove(dir, { recursive: true });
+}
+
+/** How to run one measured command of {@linkcode medianMs}. */
+interface MedianOptions {
+  cached: boolean;
+  cacheDir: string;
+  configPath: string;
+  repeat: number;
+}
+
+/** The median time of `coredog <args>` over `repeat` runs, ms; with the cache, one run fills it first. */
+async function medianMs(args: string[], options: MedianOptions): Promise<number> {
+  const io = (cached: boolean) => ({
+    stdout() {},
+    stderr() {},
+    stderrIsTerminal: false,
+    env: (name: string) => (cached && name === "COREDOG_CACHE_DIR" ? options.cacheDir : undefined),
+    now: () => Date.now(),
+  });
+  if (options.cached) await runCli([...args, "--config", options.configPath], io(true));
+  const times: number[] = [];
+  for (let r = 0; r < options.repeat; r++) {
+    const t = performance.now();
+    const code = await runCli([...args, "--config", options.configPath], io(options.cached));
+    times.push(performance.now() - t);
+    if (code !== 0) throw new Error(`coredog ${args.join(" ")} exited ${code}`);
+  }
+  return times.sort((a, b) => a - b)[Math.floor(times.length / 2)];
 }

@@ -222,7 +222,9 @@ Deno.test({
       assert.match(worker2, /: 1 more crash in 1 pod on 1 node between /);
       assert.match(worker2.split("\n")[1], /^seen 2 times in 2 pods on 2 nodes since /);
       // What the bucket holds: one first.json and one window claim per signature, a marker per core.
-      const listed = await client.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: `${storeDir}/_signatures/` }));
+      const listed = await client.send(
+        new ListObjectsV2Command({ Bucket: BUCKET, Prefix: `${storeDir}/_signatures/` }),
+      );
       const keys = (listed.Contents ?? []).map((o) => o.Key!.slice(`${storeDir}/_signatures/`.length));
       assert.equal(keys.filter((k) => k.endsWith("/first.json")).length, 2, keys.join("\n"));
       assert.equal(keys.filter((k) => k.endsWith(".claim.json")).length, 2, keys.join("\n"));
