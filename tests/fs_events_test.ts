@@ -73,5 +73,7 @@ Deno.test("Deno.watchFs fallback: still reports creation and close (and, unlike 
   }, { watchFs: true });
   assert.ok(events.includes("create /core.1"), events.join("\n"));
   assert.ok(events.includes("access /core.1"), events.join("\n"));
-  assert.ok(events.filter((e) => e === "modify /core.1").length > 100, "the storm inotify avoids");
+  // Deno.watchFs drops events when its consumer is slow (a bounded queue), so on a loaded machine only some of the
+  // per-page modify events arrive: that there are any is what sets it apart from the inotify backend.
+  assert.ok(events.some((e) => e === "modify /core.1"), "the storm inotify avoids");
 });
