@@ -259,11 +259,11 @@ helmTest("the matchConditions expression selects exactly the pods the webhook it
   assert.equal(
     expression,
     "has(object.metadata.annotations) && 'coredog.io/inject' in object.metadata.annotations && " +
-      "object.metadata.annotations['coredog.io/inject'].trim().matches('^(?i:true)( *, *coredog[.]io/[a-z0-9-]+=(?s:.*))?$')",
+      "object.metadata.annotations['coredog.io/inject'].trim().matches('^(?i:true)( *, *coredog[.]io/(path|container)=(?s:.*))?$')",
   );
   const celLike = (annotations?: Record<string, string>) =>
     annotations !== undefined && "coredog.io/inject" in annotations &&
-    /^[Tt][Rr][Uu][Ee]( *, *coredog\.io\/[a-z0-9-]+=[\s\S]*)?$/.test(annotations["coredog.io/inject"].trim());
+    /^[Tt][Rr][Uu][Ee]( *, *coredog\.io\/(path|container)=[\s\S]*)?$/.test(annotations["coredog.io/inject"].trim());
   const cases: (Record<string, string> | undefined)[] = [
     undefined,
     {},
@@ -278,6 +278,7 @@ helmTest("the matchConditions expression selects exactly the pods the webhook it
     { "coredog.io/inject": "true,foo" },
     { "coredog.io/inject": "true,foo,coredog.io/path=/corefile" },
     { "coredog.io/inject": "false,coredog.io/path=/corefile" },
+    { "coredog.io/inject": "true,coredog.io/injected=x" },
   ];
   for (const annotations of cases) {
     assert.equal(celLike(annotations), injectionRequested(annotations ?? {}), JSON.stringify(annotations));

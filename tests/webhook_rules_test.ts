@@ -111,6 +111,15 @@ Deno.test("annotations packed into one by kubectl run --annotations=a=1,b=2 are 
   });
   assert.equal(decision.warnings[0], PACKED_WARNING);
   assert.ok(PACKED_WARNING.length < 120);
+  // Only path and container are read apart: the webhook's own coredog.io/injected cannot be set that way, and an
+  // annotation the pod sets on its own wins over a packed copy.
+  const smuggled = decideInjection(pod({ "coredog.io/inject": "true,coredog.io/injected=x" }, ["app"]));
+  assert.ok(!smuggled.inject && smuggled.reason === "not-enabled");
+  const both = decideInjection(
+    pod({ "coredog.io/inject": "true,coredog.io/path=/elsewhere", "coredog.io/path": "/corefile" }, ["app"]),
+  );
+  assert.ok(both.inject && both.mountPath === "/corefile");
+  assert.deepEqual(both.unpacked, { "coredog.io/inject": "true" });
   // A value that only looks like a list is not taken apart.
   const plain = decideInjection(pod({ "coredog.io/inject": "true,yes", "coredog.io/path": "/corefile" }, ["app"]));
   assert.ok(!plain.inject && plain.reason === "not-enabled");

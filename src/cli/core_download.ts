@@ -105,7 +105,23 @@ export async function writeVerifiedCore(
           "the object is damaged in the store; nothing was written",
       );
     }
-    await fs.promises.rename(tmp, target);
+    if (options.force) {
+      await fs.promises.rename(tmp, target);
+    } else {
+      // A hard link fails if the target appeared while the core was downloading: never replaced without --force.
+      try {
+        await fs.promises.link(tmp, target);
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === "EEXIST") {
+          throw new Error(`${target} appeared while the core was downloading; pass --force to replace it`);
+        }
+        // A file system without hard links (FAT, some FUSE mounts): the check made before the download stands.
+        if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EOPNOTSUPP") throw error;
+        await fs.promises.rename(tmp, target);
+      }
+      await fs.promises.rm(tmp, { force: true });
+    }
     return { rawBytes: raw, sha256 };
   } catch (error) {
     await fs.promises.rm(tmp, { force: true });

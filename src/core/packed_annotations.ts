@@ -17,7 +17,11 @@
 
 /** The annotation a packed value hides in. */
 const PACKED_INTO = "coredog.io/inject";
-const COREDOG_KEY = /^coredog\.io\/[a-z0-9-]+=/;
+/**
+ * The annotations a user sets besides `inject`; only these are read apart. Others (`coredog.io/injected`, which the
+ * webhook writes and the watcher trusts) could otherwise be set through the packed value.
+ */
+const COREDOG_KEY = /^coredog\.io\/(?:path|container)=/;
 
 /** The annotations as meant, and the ones that were packed. */
 export interface UnpackedAnnotations {
@@ -28,7 +32,8 @@ export interface UnpackedAnnotations {
 }
 
 /**
- * Takes `coredog.io/<key>=<value>` pairs out of `coredog.io/inject`'s value.
+ * Takes `coredog.io/path=<value>` and `coredog.io/container=<value>` pairs out
+ * of `coredog.io/inject`'s value (an annotation set on its own wins).
  * A segment without `coredog.io/...=` belongs to the value before it, so
  * `coredog.io/container=app,worker` keeps both containers.
  *
@@ -53,6 +58,9 @@ export function unpackAnnotations(annotations: Record<string, string>): Unpacked
       found[found.length - 1][1] += `,${segment}`;
     }
   }
-  const unpacked = Object.fromEntries(found);
+  // An annotation the pod sets on its own wins over a packed copy; only what is missing is taken from the value.
+  const unpacked = Object.fromEntries(
+    found.filter(([key]) => key === PACKED_INTO || annotations[key] === undefined),
+  );
   return { annotations: { ...annotations, ...unpacked }, unpacked };
 }

@@ -69,7 +69,9 @@ export class SignatureRegistry {
   /** True when the store refuses to overwrite with `If-None-Match: *` (probed once). */
   conditionalWrites(): Promise<boolean> {
     this.#conditional ??= (async () => {
-      const probe = `${this.#prefix}/.probe-${crypto.randomUUID()}`;
+      // One probe object for the whole store: a store that honours the condition refuses the second write
+      // whether or not the first created it, one that ignores it accepts both. So nothing piles up per start.
+      const probe = `${this.#prefix}/.probe`;
       await this.#storage.createJsonIfAbsent(probe, { probe: true });
       return !(await this.#storage.createJsonIfAbsent(probe, { probe: true }));
     })();
