@@ -51,6 +51,15 @@ async function installCertManagerCrds(): Promise<string[]> {
     names.push(out.trim());
   }
   await kubectl(["wait", "--for=condition=Established", "--timeout=60s", ...names]);
+  // Established is not enough: a CRD deleted while its storage still initializes keeps its cleanup finalizer for
+  // minutes ("storage is (re)initializing", retried with backoff). Listing each kind waits for the storage.
+  for (const name of names) {
+    const resource = name.replace(/^customresourcedefinition\.apiextensions\.k8s\.io\//, "");
+    await eventually(`${resource} served`, async () => {
+      const listed = await kubectlResult(["get", resource, "-A", "-o", "name"]);
+      return listed.code === 0 ? true : undefined;
+    }, 60_000);
+  }
   return names;
 }
 

@@ -95,7 +95,9 @@ export async function waitForNamespace(namespace: string): Promise<void> {
  */
 export async function removeRelease(namespaces: string[], extra: string[][] = []): Promise<void> {
   await helm(["uninstall", "coredog", "-n", NAMESPACE, "--wait"]);
-  for (const args of extra) await kubectl(["delete", ...args, "--ignore-not-found"]);
+  // A CRD's deletion waits for the API server to remove every object of it, which took over two minutes on a loaded
+  // 2-core machine.
+  for (const args of extra) await kubectl(["delete", ...args, "--ignore-not-found"], { timeoutMs: 600_000 });
   await kubectl(["delete", "mutatingwebhookconfiguration", "coredog", "--ignore-not-found"]);
   await kubectl([
     "delete",

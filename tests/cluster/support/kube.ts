@@ -48,7 +48,10 @@ export async function runCommand(
 }
 
 /** Runs the real kubectl as the tier's admin; throws with its output when it fails. */
-export async function kubectl(args: string[], options: { stdin?: string; kubeconfig?: string } = {}): Promise<string> {
+export async function kubectl(
+  args: string[],
+  options: { stdin?: string; kubeconfig?: string; timeoutMs?: number } = {},
+): Promise<string> {
   const result = await kubectlResult(args, options);
   if (result.code !== 0) {
     throw new Error(`kubectl ${args.join(" ")} exited ${result.code}:\n${result.stderr}${result.stdout}`);
@@ -59,11 +62,12 @@ export async function kubectl(args: string[], options: { stdin?: string; kubecon
 /** Runs the real kubectl and returns its result, failed or not. */
 export function kubectlResult(
   args: string[],
-  options: { stdin?: string; kubeconfig?: string } = {},
+  options: { stdin?: string; kubeconfig?: string; timeoutMs?: number } = {},
 ): Promise<CommandResult> {
   const tier = loadTier();
   return runCommand(tier.binaries.kubectl, ["--kubeconfig", options.kubeconfig ?? tier.adminKubeconfig, ...args], {
     stdin: options.stdin,
+    timeoutMs: options.timeoutMs,
   });
 }
 
