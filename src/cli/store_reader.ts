@@ -7,13 +7,13 @@
  * @module
  */
 
-import { GetObjectCommand, ListObjectsCommand, S3Client } from "@aws-sdk/client-s3";
+import { GetObjectCommand, ListObjectsCommand } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import fs from "node:fs";
 import { join, relative, resolve, sep } from "node:path";
 import { Readable } from "node:stream";
 import type { StorageSettings } from "../core/storage_settings.ts";
-import { resolveEndpoint } from "../core/s3_endpoint.ts";
+import { createS3Client } from "../storage/s3_client.ts";
 
 /** One listed object. */
 export interface ListedObject {
@@ -48,19 +48,8 @@ export function createStoreReader(settings: StorageSettings): StoreReader {
 }
 
 function s3Reader(settings: StorageSettings): StoreReader {
-  const endpoint = resolveEndpoint(settings.endpoint, settings.addressingStyle);
-  const client = new S3Client({
-    region: settings.region,
-    endpoint: endpoint.url,
-    forcePathStyle: endpoint.forcePathStyle,
-    credentials: settings.accessKeyId
-      ? { accessKeyId: settings.accessKeyId, secretAccessKey: settings.secretAccessKey }
-      : undefined,
-    // The same reasons as the watcher's client (src/storage/s3.ts).
-    requestChecksumCalculation: "WHEN_REQUIRED",
-    responseChecksumValidation: "WHEN_REQUIRED",
-    maxAttempts: 3,
-  });
+  // The watcher's own client: the same checksum settings and addressing style.
+  const { client, endpoint } = createS3Client(settings);
   // Path style lists `GET /bucket/?prefix=`; some S3-compatible servers (s3rver) sign the bucket URL without the
   // trailing slash and refuse the signature. `GET /bucket?prefix=` means the same to every S3 API.
   client.middlewareStack.add(

@@ -20,13 +20,12 @@ import {
   ListMultipartUploadsCommand,
   ListObjectsCommand,
   PutObjectCommand,
-  S3Client,
 } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import type { Readable } from "node:stream";
 import type { StorageSettings } from "../core/storage_settings.ts";
-import { resolveEndpoint } from "../core/s3_endpoint.ts";
 import { uploadMultipart } from "./multipart_upload.ts";
+import { createS3Client } from "./s3_client.ts";
 import { CleanupUnsupportedError, type DownloadLink, publicUrl, type Storage } from "./storage.ts";
 
 /** Size of each multipart part; 10,000 parts of 8 MiB hold 78 GiB of compressed core. */
@@ -36,18 +35,7 @@ const PARTS_IN_FLIGHT = 2;
 
 /** Creates an S3-backed {@linkcode Storage}. */
 export function createS3Storage(settings: StorageSettings): Storage {
-  const endpoint = resolveEndpoint(settings.endpoint, settings.addressingStyle);
-  const client = new S3Client({
-    region: settings.region,
-    endpoint: endpoint.url,
-    forcePathStyle: endpoint.forcePathStyle,
-    credentials: settings.accessKeyId
-      ? { accessKeyId: settings.accessKeyId, secretAccessKey: settings.secretAccessKey }
-      : undefined,
-    requestChecksumCalculation: "WHEN_REQUIRED",
-    responseChecksumValidation: "WHEN_REQUIRED",
-    maxAttempts: 3,
-  });
+  const { client, endpoint } = createS3Client(settings);
   const bucket = settings.bucket;
 
   return {

@@ -16,6 +16,8 @@
  * @module
  */
 
+import { lastErrno, libcLoader } from "./libc_ffi.ts";
+
 const IN_NONBLOCK = 0o4000;
 const IN_CLOEXEC = 0o2000000;
 const IN_ATTRIB = 0x4;
@@ -68,22 +70,10 @@ export interface InotifyTree {
   close(): void;
 }
 
-let libc: Libc | undefined | null;
-
-function loadLibc(): Libc | undefined {
-  if (libc === undefined) {
-    try {
-      libc = Deno.dlopen("libc.so.6", SYMBOLS).symbols;
-    } catch {
-      libc = null;
-    }
-  }
-  return libc ?? undefined;
-}
+const loadLibc = libcLoader(SYMBOLS);
 
 function errno(c: Libc): number {
-  const pointer = c.__errno_location();
-  return pointer ? new Deno.UnsafePointerView(pointer).getInt32() : 0;
+  return lastErrno(c.__errno_location);
 }
 
 /** Closes an inotify descriptor handed out by {@linkcode openInotify} (used after its worker is gone). */

@@ -13,6 +13,8 @@
  * @module
  */
 
+import { lastErrno, libcLoader } from "./libc_ffi.ts";
+
 const O_RDONLY = 0;
 // Never waits: a FIFO renamed over the core after it was checked would otherwise block this synchronous open, and
 // with it the watcher's event loop, until someone writes to it. The dev/ino check below then refuses it.
@@ -38,22 +40,10 @@ const SYMBOLS = {
 
 type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
 
-let libc: Libc | null | undefined;
-
-function loadLibc(): Libc | undefined {
-  if (libc === undefined) {
-    try {
-      libc = Deno.dlopen("libc.so.6", SYMBOLS).symbols;
-    } catch {
-      libc = null;
-    }
-  }
-  return libc ?? undefined;
-}
+const loadLibc = libcLoader(SYMBOLS);
 
 function errno(c: Libc): number {
-  const pointer = c.__errno_location();
-  return pointer ? new Deno.UnsafePointerView(pointer).getInt32() : 0;
+  return lastErrno(c.__errno_location);
 }
 
 /** A piece of the file: bytes read into the caller's buffer, or a run of zeros that was not read. */
