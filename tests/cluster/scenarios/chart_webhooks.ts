@@ -26,6 +26,7 @@ import {
   registerNode,
   removeRelease,
   waitForNamespace,
+  waitForWebhookTrusted,
 } from "../support/chart.ts";
 import { roleLog, type RoleProcess, startWebhookRole, WEBHOOK_PORT } from "../support/coredog_roles.ts";
 import {
@@ -97,23 +98,7 @@ async function startCoreDog(dir: string, options: { port?: number; endpointSlice
   await webhook.waitForLine(/webhook listening/, 30_000).catch((error) => {
     throw new Error(`${error.message}\n${roleLog(webhook)}`);
   });
-  await waitForNamespace("default");
-  await eventually("the API server to call CoreDog with the new caBundle", async () => {
-    const probe = JSON.parse(
-      await kubectl([
-        "run",
-        "probe",
-        "-n",
-        "default",
-        "--image=ubuntu",
-        "--dry-run=server",
-        "-o",
-        "json",
-        "--annotations=coredog.io/inject=true,coredog.io/path=/corefile",
-      ]),
-    );
-    return injected(probe).length === 1 ? true : undefined;
-  }, 45_000).catch((error) => {
+  await waitForWebhookTrusted().catch((error: Error) => {
     throw new Error(`${error.message}\n${roleLog(webhook)}`);
   });
   return { webhook };

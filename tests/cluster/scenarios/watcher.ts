@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { makeRealCore } from "../../support/real_core.ts";
 import { freePort } from "../../support/s3_server.ts";
+import { CHART, type Json, NAMESPACE, waitForNamespace } from "../support/chart.ts";
 import { roleLog, type RoleProcess, startWatcherRole, waitForRoleLine } from "../support/coredog_roles.ts";
 import {
   eventually,
@@ -22,13 +23,8 @@ import {
   serviceAccountIdentity,
 } from "../support/kube.ts";
 
-const CHART = new URL("../../../charts", import.meta.url).pathname;
-const NAMESPACE = "coredog-system";
 const APP_NAMESPACE = "shop";
 const WATCHER = `system:serviceaccount:${NAMESPACE}:coredog-watcher`;
-
-// deno-lint-ignore no-explicit-any
-type Json = Record<string, any>;
 
 interface Setup {
   dir: string;
@@ -50,10 +46,7 @@ async function prepareOnce(): Promise<Setup> {
   const dir = await scenarioDir("watcher");
   await helmOk(["install", "coredog", CHART, "-n", NAMESPACE, "--create-namespace"]);
   await kubectl(["create", "namespace", APP_NAMESPACE]);
-  await eventually(
-    "ServiceAccount default",
-    async () => (await getObject(["serviceaccount", "default", "-n", APP_NAMESPACE])) ? true : undefined,
-  );
+  await waitForNamespace(APP_NAMESPACE);
   await kubectl(["create", "deployment", "web", "-n", APP_NAMESPACE, "--image=registry.example/web:1.4.2"]);
   const pod = await eventually("the Deployment's pod", async () => {
     const list = await getObject(["pods", "-n", APP_NAMESPACE, "-l", "app=web"]) as Json;

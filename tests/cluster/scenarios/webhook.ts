@@ -33,10 +33,16 @@ import {
   scenarioDir,
   serviceAccountIdentity,
 } from "../support/kube.ts";
+import {
+  CHART,
+  injectedContainers,
+  type Json,
+  NAMESPACE,
+  waitForNamespace,
+  waitForWebhookTrusted,
+} from "../support/chart.ts";
 import { loadTier } from "../support/tier_env.ts";
 
-const CHART = new URL("../../../charts", import.meta.url).pathname;
-const NAMESPACE = "coredog-system";
 const COREFILE_DIR = "/data/coredog-system/dumps";
 
 /** The seed's values block: S3 credentials, bucket, endpoint, DeleteLocalCorefile and a wechat channel. */
@@ -53,9 +59,6 @@ const SEED_VALUES = `config:
       - chan: wechat
         webhookurl: "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=YOUR_KEY"
 `;
-
-// deno-lint-ignore no-explicit-any
-type Json = Record<string, any>;
 
 interface Installed {
   dir: string;
@@ -117,24 +120,7 @@ async function installOnce(): Promise<Installed> {
   }, 30_000).catch((error) => {
     throw new Error(`${error.message}\n${roleLog(webhook)}`);
   });
-  await waitForNamespace("default");
-  // The API server picks up the patched caBundle a moment later; until then a call fails and, with
-  // failurePolicy Ignore, a pod would be admitted without injection.
-  await eventually("the API server to call the webhook with the new caBundle", async () => {
-    const probe = JSON.parse(
-      await kubectl([
-        "run",
-        "probe",
-        "--image=ubuntu",
-        "--dry-run=server",
-        "-o",
-        "json",
-        "--annotations=coredog.io/inject=true",
-        "--annotations=coredog.io/path=/corefile",
-      ]),
-    );
-    return injectedContainers(probe).length === 1 ? true : undefined;
-  }, 30_000);
+  await waitForWebhookTrusted(30_000);
   return { dir, valuesFile, webhook, objects };
 }
 
@@ -145,25 +131,11 @@ function manifestObjects(manifest: string): string[] {
     .map((object) => `${object.kind}/${object.metadata.name}`);
 }
 
-async function waitForNamespace(namespace: string): Promise<void> {
-  await eventually(
-    `ServiceAccount ${namespace}/default`,
-    async () => (await getObject(["serviceaccount", "default", "-n", namespace])) ? true : undefined,
-    30_000,
-  );
-}
-
 /** The pod as the API server stored it. */
 async function storedPod(namespace: string, name: string): Promise<Json> {
   const pod = await getObject(["pod", name, "-n", namespace]);
   assert.ok(pod, `pod ${namespace}/${name} exists`);
   return pod as Json;
-}
-
-function injectedContainers(pod: Json): string[] {
-  return (pod.spec.containers as Json[])
-    .filter((c) => (c.volumeMounts ?? []).some((m: Json) => m.name === "coredog-corefile"))
-    .map((c) => c.name);
 }
 
 Deno.test("helm lint --strict passes and helm install with the seed's values creates every object of the chart", async () => {

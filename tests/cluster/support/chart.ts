@@ -78,6 +78,40 @@ export async function eventMessages(namespace: string, name: string, reason: str
   return (list.items as Json[]).map((event) => event.message as string);
 }
 
+/** The containers of `pod` that have CoreDog's dump directory mounted. */
+export function injectedContainers(pod: Json): string[] {
+  return (pod.spec.containers as Json[])
+    .filter((c) => (c.volumeMounts ?? []).some((m: Json) => m.name === "coredog-corefile"))
+    .map((c) => c.name);
+}
+
+/**
+ * Waits until the API server calls CoreDog's webhook with the caBundle it
+ * was just given: it uses a patched configuration about a second later,
+ * and until then, with failurePolicy Ignore, a pod would be admitted
+ * without injection. Probes with a dry-run pod in `default`.
+ */
+export async function waitForWebhookTrusted(timeoutMs = 45_000): Promise<void> {
+  await waitForNamespace("default");
+  await eventually("the API server to call CoreDog with the new caBundle", async () => {
+    const probe = JSON.parse(
+      await kubectl([
+        "run",
+        "probe",
+        "-n",
+        "default",
+        "--image=ubuntu",
+        "--dry-run=server",
+        "-o",
+        "json",
+        "--annotations=coredog.io/inject=true",
+        "--annotations=coredog.io/path=/corefile",
+      ]),
+    );
+    return injectedContainers(probe).length === 1 ? true : undefined;
+  }, timeoutMs);
+}
+
 /** Waits until ServiceAccount `default` of `namespace` exists (pods need it). */
 export async function waitForNamespace(namespace: string): Promise<void> {
   await eventually(
