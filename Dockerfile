@@ -36,8 +36,12 @@ RUN deno compile --frozen --exclude-unused-npm \
 # The webhook reads its configuration, certificate and service account, listens and talks to the
 # Kubernetes API, and writes nothing (a self-managed certificate stays in the Secret and in memory).
 # All variables: @kubernetes/client-node's dependencies read the whole environment when loaded.
+# FFI: TCP_NODELAY on the listening socket (src/webhook/listener_no_delay.ts), without which every
+# answer waits about 44 ms for kube-apiserver's delayed ACK. --unstable-net: Deno 2.9 keeps
+# `reusePort` on a TLS listener unstable, and a certificate swap opens the new server on the port
+# before the old one closes (src/webhook/tls_server.ts).
 RUN deno compile --frozen --exclude-unused-npm \
-      --allow-read --allow-net --allow-env \
+      --allow-read --allow-net --allow-env --allow-ffi --unstable-net \
       --output /out/coredog-webhook src/webhook/main.ts
 # The coredog command reads its configuration and the user's kubeconfig, writes the cores it gets,
 # talks to S3 and the Kubernetes API, reads the AWS SDK's and client-node's environment, and the OS

@@ -32,9 +32,11 @@ function compileCommands(): string[] {
   return dockerfile.replace(/\\\n\s*/g, " ").split("\n").filter((l) => l.startsWith("RUN deno compile "));
 }
 
-/** The permission flags of a command line, in order. */
+/** The permission and unstable-feature flags of a command line, in order. */
 function permissions(command: string): string[] {
-  return command.split(/\s+/).filter((word) => /^'?--allow-/.test(word)).map((word) => word.replaceAll("'", ""));
+  return command.split(/\s+/).filter((word) => /^'?--(allow|unstable)-/.test(word)).map((word) =>
+    word.replaceAll("'", "")
+  );
 }
 
 Deno.test("each role is compiled from the pinned Deno image with the frozen lockfile and exactly its task's permissions", () => {

@@ -16,7 +16,7 @@
  * @module
  */
 
-import { lastErrno, libcLoader } from "./libc_ffi.ts";
+import { lastErrno, libcLoader } from "../libc_ffi.ts";
 
 const IN_NONBLOCK = 0o4000;
 const IN_CLOEXEC = 0o2000000;

@@ -13,7 +13,7 @@
  * @module
  */
 
-import { lastErrno, libcLoader } from "./libc_ffi.ts";
+import { lastErrno, libcLoader } from "../libc_ffi.ts";
 
 const O_RDONLY = 0;
 // Never waits: a FIFO renamed over the core after it was checked would otherwise block this synchronous open, and

@@ -45,8 +45,8 @@ export interface WebhookServer {
   /** Ready: a certificate is loaded and the server is not draining. */
   ready(): boolean;
   /**
-   * Serves `pair` from now on (new connections; open ones finish on the
-   * previous certificate). For certificates that do not come from files.
+   * Serves `pair` from now on (new connections; requests in flight finish
+   * on the previous certificate). For certificates that do not come from files.
    *
    * @throws {Error} when the pair is unusable; the previous one stays in use.
    */
@@ -114,6 +114,18 @@ export function startWebhookServer(options: WebhookServerOptions): WebhookServer
         hostname: options.hostname,
         handler,
         onError,
+        onListenerProblem: ({ noDelay, problem }) => {
+          const effect = noDelay
+            ? "a certificate swap may reset a connection that arrives during it"
+            : "each answer waits for the API server's delayed ACK (about 44 ms)";
+          logger.warn(`the webhook's listening socket could not be fully set up: ${effect}`, { problem });
+        },
+        onSwapError: (error) => {
+          metrics.certificateLoads.inc({ result: "failed" });
+          logger.error("cannot load the new certificate; serving the previous one", {
+            error: (error as Error)?.message ?? String(error),
+          });
+        },
       });
       // A port problem will not go away with the next certificate: `listening` rejects, and the caller gives up.
       tls.listening.then((addr) => {

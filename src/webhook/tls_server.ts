@@ -1,25 +1,23 @@
 /**
  * An HTTPS server whose certificate can be replaced while it runs, serving
- * a `Request` to `Response` handler.
+ * a `Request` to `Response` handler with `Deno.serve`.
  *
- * One `node:https` server: `setSecureContext` swaps the certificate for new
- * connections while open ones finish on the old one, so the port never
- * closes, and every accepted socket gets `TCP_NODELAY`.
+ * `Deno.serve` takes its certificate once, so a new certificate gets a new
+ * server on the same port (`reusePort`): it listens before the previous
+ * one stops, so the port never closes, and from then on it gets every new
+ * connection. The previous server answers what reaches it for one more
+ * second with `connection: close`, then stops accepting, finishes its
+ * requests in flight and closes its idle keep-alive connections. A swap
+ * asked for during that second waits for it.
  *
- * Why not `Deno.serve` with TLS: it takes its certificate once, and it
- * leaves Nagle's algorithm on. Its responses over about 400 bytes go out
- * as two TLS records, and the second waits for the client's delayed ACK:
- * about 44 ms per AdmissionReview with a Go `net/http` client such as
- * kube-apiserver (bench/findings.md).
+ * Every listening socket gets `TCP_NODELAY`; both socket options are in
+ * `listener_sockets.ts`, with the figures that call for them.
  *
  * @module
  */
 
-import { Buffer } from "node:buffer";
-import type http from "node:http";
-import https from "node:https";
-import type net from "node:net";
 import { checkServingPair } from "../tls/certificates.ts";
+import { isListening, type ListenerPreparation, prepareNewestListener } from "./listener_sockets.ts";
 
 /** A certificate chain and its key, PEM. */
 export interface CertificatePair {
@@ -44,6 +42,15 @@ export interface TlsServerOptions {
   handler: (request: Request) => Response | Promise<Response>;
   /** Called when the handler throws; a bare 500 without it. */
   onError?: (error: unknown) => Response | Promise<Response>;
+  /**
+   * Called when a listening socket could not be prepared (see
+   * `listener_sockets.ts`): the server serves anyway, each answer slower
+   * without `TCP_NODELAY`, and a swap may reset a connection without the
+   * steering program.
+   */
+  onListenerProblem?: (preparation: ListenerPreparation) => void;
+  /** Called when a swap that waited for the previous one could not open its server; the current one keeps serving. */
+  onSwapError?: (error: unknown) => void;
 }
 
 /** A running server; see {@linkcode serveTls}. */
@@ -51,8 +58,9 @@ export interface ReloadableTlsServer {
   /** The public address once listening; rejects with {@linkcode ListenError}. */
   readonly listening: Promise<Deno.NetAddr>;
   /**
-   * Serves new connections with `pair`; connections already open finish on
-   * the previous certificate.
+   * Serves new connections with `pair` (within about a second when a swap
+   * is already under way); requests in flight finish on the previous
+   * certificate, and its keep-alive connections are closed.
    *
    * @throws {Error} when the pair is unusable (not PEM, key and certificate
    * do not match, a CA certificate); the previous one stays in use.
@@ -64,8 +72,25 @@ export interface ReloadableTlsServer {
 
 /** How long a shutdown waits for requests in flight. */
 const DRAIN_MS = 30_000;
-/** How long a closed keep-alive connection gets to say goodbye (TLS close_notify) before it is cut. */
-const CLOSE_GRACE_MS = 1000;
+/**
+ * How long the previous server keeps its listener after a swap: the
+ * connections it accepted just before finish their handshake and send
+ * their request, and it answers each with `connection: close`, so clients
+ * reconnect to the new one instead of racing its close.
+ */
+const HANDOVER_MS = 1000;
+/** The longest wait for a retired listener to be closed before the next swap. */
+const LISTENER_CLOSE_WAIT_MS = 1000;
+
+/** One `Deno.serve` server, with one certificate. */
+interface Serving {
+  server: Deno.HttpServer<Deno.NetAddr>;
+  /** Its listening socket's descriptor, when it could be found. */
+  fd?: number;
+  /** A newer server has its port: each answer tells the client to reconnect. */
+  retiring: boolean;
+  stopped?: Promise<void>;
+}
 
 /**
  * Starts serving HTTPS with `pair` on `options.port`.
@@ -74,58 +99,79 @@ const CLOSE_GRACE_MS = 1000;
  */
 export function serveTls(pair: CertificatePair, options: TlsServerOptions): ReloadableTlsServer {
   checkServingPair(pair);
-  /** Every TCP connection, also those still in their handshake: shutdown must be able to close them all. */
-  const sockets = new Set<net.Socket>();
-  /** Every TLS connection and how many requests on it are being answered. */
-  const answering = new Map<net.Socket, number>();
+  const hostname = options.hostname ?? "0.0.0.0";
+  const onError = options.onError ?? (() => new Response("internal error\n", { status: 500 }));
+  /** Every server not stopped yet: the current one, and one retiring after a swap. */
+  const servers = new Set<Serving>();
+  let current: Serving | undefined;
+  /** Runs while a previous server retires; a swap asked for meanwhile waits in `pending`, the newest winning. */
+  let handover: Promise<void> | undefined;
+  let pending: CertificatePair | undefined;
   let stopping = false;
-  let drained: (() => void) | undefined;
 
-  const server = https.createServer(
-    { cert: pair.certPem, key: pair.keyPem, ALPNProtocols: ["http/1.1"], noDelay: true },
-    (incoming, outgoing) => {
-      const socket = incoming.socket;
-      answering.set(socket, (answering.get(socket) ?? 0) + 1);
-      outgoing.on("close", () => {
-        if (answering.has(socket)) answering.set(socket, answering.get(socket)! - 1);
-        // After a shutdown began, a connection is closed once its answer is out.
-        if (stopping) closeIdle();
-      });
-      void answer(incoming, outgoing, options);
-    },
-  );
-  server.on("connection", (socket: net.Socket) => {
-    socket.setNoDelay(true);
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-  });
-  server.on("secureConnection", (socket: net.Socket) => {
-    answering.set(socket, answering.get(socket) ?? 0);
-    socket.on("close", () => {
-      answering.delete(socket);
-      if (stopping) closeIdle();
+  function open(next: CertificatePair, port: number): Serving {
+    const serving: Serving = { retiring: false } as Serving;
+    serving.server = Deno.serve({
+      hostname,
+      port,
+      cert: next.certPem,
+      key: next.keyPem,
+      reusePort: true,
+      // Deno.serve prints "Listening on ..." without it; the webhook logs its own line.
+      onListen: () => {},
+      onError,
+    }, async (request) => {
+      const response = await options.handler(request);
+      return serving.retiring ? withConnectionClose(response) : response;
     });
-  });
-
-  /** Ends every connection with no answer in progress (close_notify, then FIN); says when none is left busy. */
-  function closeIdle(): void {
-    let busy = 0;
-    for (const [socket, count] of answering) {
-      if (count > 0) busy++;
-      else socket.end();
-    }
-    if (busy === 0) drained?.();
+    const prepared = prepareNewestListener(serving.server.addr.port);
+    serving.fd = prepared.fd;
+    if (prepared.problem) options.onListenerProblem?.(prepared);
+    servers.add(serving);
+    return serving;
   }
 
-  const hostname = options.hostname ?? "0.0.0.0";
+  function stop(serving: Serving): Promise<void> {
+    serving.stopped ??= serving.server.shutdown().finally(() => servers.delete(serving));
+    return serving.stopped;
+  }
+
+  function swap(next: CertificatePair): void {
+    const previous = current!;
+    current = open(next, previous.server.addr.port);
+    previous.retiring = true;
+    handover = retire(previous).finally(() => {
+      handover = undefined;
+      const waiting = pending;
+      pending = undefined;
+      if (!waiting || stopping) return;
+      try {
+        swap(waiting);
+      } catch (error) {
+        options.onSwapError?.(error);
+      }
+    });
+  }
+
+  async function retire(previous: Serving): Promise<void> {
+    await sleep(HANDOVER_MS);
+    if (stopping) return;
+    void stop(previous);
+    // The steering program picks the port's second socket: the next swap must find this one closed.
+    const port = previous.server.addr.port;
+    const deadline = Date.now() + LISTENER_CLOSE_WAIT_MS;
+    while (previous.fd !== undefined && isListening(previous.fd, port) && Date.now() < deadline) await sleep(5);
+  }
+
   const listening = new Promise<Deno.NetAddr>((resolve, reject) => {
-    server.once("error", (error: Error) => {
-      reject(new ListenError(`cannot listen on ${hostname}:${options.port}: ${error.message}`, { cause: error }));
-    });
-    server.listen(options.port, hostname, () => {
-      const address = server.address() as net.AddressInfo;
-      resolve({ transport: "tcp", hostname: address.address, port: address.port });
-    });
+    try {
+      if (options.port !== 0) refuseTakenPort(hostname, options.port);
+      current = open(pair, options.port);
+      resolve(current.server.addr);
+    } catch (error) {
+      const message = `cannot listen on ${hostname}:${options.port}: ${(error as Error).message}`;
+      reject(new ListenError(message, { cause: error }));
+    }
   });
   listening.catch(() => {});
 
@@ -133,22 +179,35 @@ export function serveTls(pair: CertificatePair, options: TlsServerOptions): Relo
     listening,
     reload(next: CertificatePair): void {
       if (stopping) throw new Error("the server is shutting down");
+      if (!current) throw new Error("the server is not listening");
       checkServingPair(next);
-      server.setSecureContext({ cert: next.certPem, key: next.keyPem });
+      if (handover) pending = next;
+      else swap(next);
     },
     async shutdown(): Promise<void> {
       if (stopping) return;
       stopping = true;
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      const idle = new Promise<void>((resolve) => drained = resolve);
-      closeIdle();
-      await Promise.race([idle, sleep(DRAIN_MS)]);
-      // Ended connections close once the client has read the last bytes; cut the ones that do not.
-      await Promise.race([closed, sleep(CLOSE_GRACE_MS)]);
-      for (const socket of sockets) socket.destroy();
-      await closed;
+      pending = undefined;
+      await Promise.race([Promise.all([...servers].map(stop)), sleep(DRAIN_MS)]);
     },
   };
+}
+
+/** `response` with `connection: close`, which makes the client open its next connection anew. */
+function withConnectionClose(response: Response): Response {
+  const headers = new Headers(response.headers);
+  headers.set("connection", "close");
+  return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+}
+
+/**
+ * Throws when something else listens on the port. `reusePort`, which a
+ * certificate swap needs, would otherwise let a second webhook of the same
+ * user share the port (and its traffic) without an error.
+ */
+function refuseTakenPort(hostname: string, port: number): void {
+  const probe = Deno.listen({ hostname, port });
+  probe.close();
 }
 
 /** Resolves after `ms`, without keeping the process alive. */
@@ -158,110 +217,3 @@ function sleep(ms: number): Promise<void> {
     Deno.unrefTimer(timer);
   });
 }
-
-/**
- * Largest body read in full before the handler runs, when its length is
- * declared (kube-apiserver always declares it): handing the handler bytes
- * is cheaper than a stream fed from Node events, and served more requests
- * per second in the webhook benchmark. Bodies without a length, or longer,
- * stream, so the handler can refuse them before they have arrived.
- */
-const BUFFERED_BODY_BYTES = 1024 * 1024;
-
-/** Runs the handler on one request and writes its response in a single write. */
-async function answer(
-  incoming: http.IncomingMessage,
-  outgoing: http.ServerResponse,
-  options: TlsServerOptions,
-): Promise<void> {
-  let request: Request;
-  try {
-    request = await toRequest(incoming);
-  } catch {
-    // The client went away before its body was complete: nobody to answer.
-    outgoing.destroy();
-    return;
-  }
-  let response: Response;
-  try {
-    response = await options.handler(request);
-  } catch (error) {
-    response = options.onError ? await options.onError(error) : new Response("internal error\n", { status: 500 });
-  }
-  const body = Buffer.from(await response.arrayBuffer());
-  const headers: Record<string, string> = {};
-  response.headers.forEach((value, name) => headers[name] = value);
-  headers["content-length"] = String(body.byteLength);
-  // Answered before the body was read (too large, wrong path): the rest of it
-  // would stand in front of the next request, so the connection ends here.
-  if (!incoming.complete) headers["connection"] = "close";
-  outgoing.writeHead(response.status, headers);
-  outgoing.end(body);
-}
-
-/** The web `Request` of a Node request (see {@linkcode BUFFERED_BODY_BYTES} for when its body streams). */
-async function toRequest(incoming: http.IncomingMessage): Promise<Request> {
-  // Node joins repeated request headers with ", " (set-cookie aside, which requests do not carry).
-  const headers = incoming.headers as Record<string, string>;
-  const method = incoming.method ?? "GET";
-  const url = `https://${HOST}${incoming.url ?? "/"}`;
-  if (method === "GET" || method === "HEAD") return new Request(url, { method, headers });
-  const declared = Number(incoming.headers["content-length"] ?? NaN);
-  if (declared >= 0 && declared <= BUFFERED_BODY_BYTES) {
-    return new Request(url, { method, headers, body: await readBody(incoming) });
-  }
-  return new Request(url, { method, headers, body: bodyStream(incoming) });
-}
-
-/**
- * The body as a web stream that reads from the socket only as fast as the
- * handler reads; once the handler cancels it (a body over the limit), the
- * rest is discarded and the answer closes the connection.
- */
-function bodyStream(incoming: http.IncomingMessage): ReadableStream<Uint8Array> {
-  let open = true;
-  return new ReadableStream<Uint8Array>({
-    start(controller) {
-      incoming.on("data", (chunk: Buffer) => {
-        if (!open) return;
-        controller.enqueue(new Uint8Array(chunk));
-        if ((controller.desiredSize ?? 0) <= 0) incoming.pause();
-      });
-      incoming.on("end", () => {
-        if (open) controller.close();
-        open = false;
-      });
-      const fail = (error: Error) => {
-        if (open) controller.error(error);
-        open = false;
-      };
-      incoming.on("error", fail);
-      incoming.on("close", () => {
-        if (!incoming.complete) fail(new Error("the client closed the connection before the body was complete"));
-      });
-    },
-    pull() {
-      incoming.resume();
-    },
-    cancel() {
-      open = false;
-      incoming.resume();
-    },
-  }, new CountQueuingStrategy({ highWaterMark: 16 }));
-}
-
-/** The whole body; rejects when the client goes away first. */
-function readBody(incoming: http.IncomingMessage): Promise<Uint8Array<ArrayBuffer>> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    incoming.on("data", (chunk: Buffer) => chunks.push(chunk));
-    incoming.on("end", () => resolve(new Uint8Array(Buffer.concat(chunks))));
-    incoming.on("error", reject);
-    incoming.on("close", () => {
-      if (!incoming.complete) reject(new Error("the client closed the connection before the body was complete"));
-    });
-  });
-}
-
-/** The handler routes by path only; the client's Host header stays in the headers. */
-const HOST = "webhook.local";

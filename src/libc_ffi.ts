@@ -1,6 +1,7 @@
 /**
  * glibc through Deno's FFI, for the few calls Deno has no API for
- * (inotify without modify events, `lseek` with `SEEK_DATA`/`SEEK_HOLE`).
+ * (inotify without modify events, `lseek` with `SEEK_DATA`/`SEEK_HOLE`,
+ * `TCP_NODELAY` on the webhook's listening socket).
  * Every caller must work without it: without `--allow-ffi`, or on a libc
  * other than glibc, the loader answers undefined.
  *
