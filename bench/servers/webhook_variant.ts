@@ -2,11 +2,12 @@
  * A variant of the webhook that takes it apart, to show where its time
  * goes:
  *
- * - `direct`: CoreDog's `/mutate` handler served by Deno.serve with TLS
- *   directly. Deno.serve leaves Nagle's algorithm on and sends a response
+ * - `direct`: CoreDog's `/mutate` handler served by a plain Deno.serve
+ *   with TLS. Deno.serve leaves Nagle's algorithm on and sends a response
  *   over about 400 bytes as two TLS records, so on a machine's loopback
  *   each answer waits for the client's delayed ACK; CoreDog's own server
- *   (`src/webhook/tls_server.ts`, node:https with TCP_NODELAY) does not.
+ *   (`src/webhook/tls_server.ts`) sets TCP_NODELAY on its listening socket
+ *   and does not.
  *
  * Usage: deno run --allow-net --allow-read --allow-env bench/servers/webhook_variant.ts <mode> <port> <cert> <key>
  * Prints `listening <port>` when ready; the handler logs as the webhook does.
