@@ -259,7 +259,8 @@ export function webhookConfigYaml(workDir: string): string {
 export function coredogTarget(config: string, env: Record<string, string>): Target {
   return {
     name: "coredog",
-    description: "CoreDog's webhook (`deno task webhook`): Deno.serve with TCP_NODELAY, handler, a log line per request",
+    description:
+      "CoreDog's webhook (`deno task webhook`): Deno.serve with TCP_NODELAY, handler, a log line per request",
     expectPatch: true,
     start: (port, tls, { logFile, ns }) =>
       startServerProcess([...WEBHOOK_ARGS, ...coredogFlags(config, port, tls)], {
