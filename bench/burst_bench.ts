@@ -72,7 +72,7 @@ export async function runBurstBench(options: BurstBenchOptions): Promise<BurstRe
     resetPeakRss(watcher.pid);
     const cpu0 = cpuSeconds(watcher.pid);
     const watch = watchCpu([watcher.pid, s3.pid]);
-    const paths = pods.map((pod, i) => join(rig.root, pod, `core.server.${3000 + i}`));
+    const paths = pods.map((pod, i) => join(rig.corefileDir, pod, `core.server.${3000 + i}`));
     const closedAt = new Map<string, number>();
     const firstWrite = Date.now();
     // Several writers at once, as several processes crash at once.

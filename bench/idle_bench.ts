@@ -1,6 +1,6 @@
 /**
  * Benchmark 5, idle cost: the watcher with many pod directories under its
- * dump root, and the webhook, each left alone for a while. Measures RSS
+ * CorefileDir, and the webhook, each left alone for a while. Measures RSS
  * and CPU over the window and the cost of one periodic rescan, found as
  * the burst of CPU in the per-interval samples (with the default
  * `Watcher.RescanSeconds` of 60, a 60 s window holds exactly one rescan).
@@ -19,7 +19,7 @@ import { startWatcherRig } from "./support/watcher_rig.ts";
 /** Options of {@linkcode runIdleBench}. */
 export interface IdleBenchOptions {
   workDir: string;
-  /** Pod directories (each with one container directory) under the dump root. */
+  /** Pod directories (each with one container directory) under CorefileDir. */
   pods: number;
   windowSeconds: number;
   /** `Watcher.RescanSeconds`; the default 60 unless a short window needs a shorter one. */

@@ -54,7 +54,7 @@ export async function runLatencyBench(options: LatencyBenchOptions): Promise<Lat
     for (let i = 0; i < options.cores; i++) {
       // A random pause, so that the cores do not fall in step with the watcher's timers.
       await new Promise((r) => setTimeout(r, 20 + Math.random() * 100));
-      const path = join(rig.root, pods[i], `core.server.${2000 + i}`);
+      const path = join(rig.corefileDir, pods[i], `core.server.${2000 + i}`);
       const core = await writeSyntheticCore(path, {
         sizeBytes: options.coreBytes,
         dataFraction: 0.125,

@@ -1,6 +1,6 @@
 /**
  * Benchmark 1, the pipeline: synthetic cores of several sizes written
- * under the dump root of a watcher process, timed from the file's close to
+ * under CorefileDir of a watcher process, timed from the file's close to
  * the verified upload ("stored core" in the log) and to the notification's
  * arrival, against the standard-tools baseline run on the same bytes to
  * the same S3 server in the same run.
@@ -86,7 +86,7 @@ export async function runPipelineBench(options: PipelineBenchOptions): Promise<P
   const staging = join(workDir, "baseline");
   await Deno.mkdir(staging, { recursive: true });
   const rig = await startWatcherRig(workDir, { podDirs: options.cases.map(podDir) });
-  const { root, s3, receiver, watcher } = rig;
+  const { corefileDir, s3, receiver, watcher } = rig;
   try {
     await new Promise((r) => setTimeout(r, 1000));
     const idleRssBytes = memoryStats(watcher.pid).rssBytes;
@@ -103,7 +103,7 @@ export async function runPipelineBench(options: PipelineBenchOptions): Promise<P
         let baselines: { plain: BaselineResult & { s3CpuSeconds: number; cpu: CpuShare }; hash: BaselineResult };
         if (baselineFirst) baselines = await measureBaseline(c, coreOptions, staging, s3);
 
-        const path = join(root, podDir(c), `core.server.${pid}`);
+        const path = join(corefileDir, podDir(c), `core.server.${pid}`);
         const load = loadAverage();
         resetPeakRss(watcher.pid);
         const cpu0 = cpuSeconds(watcher.pid);
@@ -154,7 +154,7 @@ export async function runPipelineBench(options: PipelineBenchOptions): Promise<P
   }
 }
 
-/** `<namespace>/<pod>/<container>` of a case, relative to the dump root. */
+/** `<namespace>/<pod>/<container>` of a case, relative to CorefileDir. */
 function podDir(c: PipelineCase): string {
   return `bench/pipeline-${c.label.replace(/\W+/g, "-").toLowerCase()}/app`;
 }

@@ -9,7 +9,7 @@
  * Per core: close to stored (the verified upload's log line) and to the
  * notification's arrival; the watcher's CPU while the kernel writes the
  * core (before the close) and after it, per GiB; its peak RSS. And, on a
- * core of the same shape crashed again outside the dump root, to the same
+ * core of the same shape crashed again outside CorefileDir, to the same
  * S3 server in the same run, the two baselines: a Deno script piping the
  * zstd CLI into `@aws-sdk/lib-storage` plus SHA-256
  * (`support/libstorage_baseline.ts`), and `zstd -1 -T0` to a file then one
@@ -101,7 +101,7 @@ export async function runRealCoreBench(options: RealCoreBenchOptions): Promise<R
   await Deno.mkdir(staging, { recursive: true });
   const podDirs = options.cases.flatMap((c) => Array.from({ length: c.repeats }, (_, i) => podDir(c, i)));
   const rig = await startWatcherRig(workDir, { podDirs });
-  const { root, s3, receiver, watcher } = rig;
+  const { corefileDir, s3, receiver, watcher } = rig;
   try {
     await new Promise((r) => setTimeout(r, 1000));
     const idleRssBytes = memoryStats(watcher.pid).rssBytes;
@@ -122,7 +122,7 @@ export async function runRealCoreBench(options: RealCoreBenchOptions): Promise<R
         resetPeakRss(watcher.pid);
         let cpuAtDump = 0;
         let cpuAtClose = 0;
-        const crash = await crashWithCore(binary, join(root, podDir(c, i)), {
+        const crash = await crashWithCore(binary, join(corefileDir, podDir(c, i)), {
           ...shape,
           onDumpStart: () => cpuAtDump = cpuSeconds(watcher.pid),
           onClose: () => cpuAtClose = cpuSeconds(watcher.pid),

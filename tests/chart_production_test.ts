@@ -150,7 +150,7 @@ helmTest(
       assert.equal(webhookConfig.includes(secret), false, secret);
     }
     assert.equal(objectOf(objects, "ConfigMap", "coredog").data.coredog, config, "the watcher's is as written");
-    // The webhook's real parser accepts its copy and finds the same dump root as the watcher.
+    // The webhook's real parser accepts its copy and finds the same CorefileDir as the watcher.
     assert.equal(parseConfig(webhookConfig, { source: "coredog-webhook" }).corefileDir, "/var/cores");
     assert.equal(parseConfig(config, { source: "coredog" }).corefileDir, "/var/cores");
 

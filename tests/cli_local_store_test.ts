@@ -15,9 +15,9 @@ Deno.test({
   sanitizeOps: false,
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "coredog-cli-local-" });
-    const root = join(dir, "dumps");
-    const options = { root, localDir: join(dir, "bucket"), storageYaml: ["Compression: gzip"] };
-    await Deno.mkdir(join(root, "default", "demo", "app"), { recursive: true });
+    const corefileDir = join(dir, "dumps");
+    const options = { corefileDir, localDir: join(dir, "bucket"), storageYaml: ["Compression: gzip"] };
+    await Deno.mkdir(join(corefileDir, "default", "demo", "app"), { recursive: true });
     const watcher = await startTestWatcher(options);
     try {
       const configPath = join(dir, "coredog.yaml");
@@ -37,7 +37,7 @@ Deno.test({
         await Deno.writeFile(staged, bytes);
         const t = (Date.now() - (2 - i) * 60_000) / 1000;
         await Deno.utime(staged, t, t);
-        await Deno.rename(staged, join(root, "default", "demo", "app", `core.demo${i}.${40 + i}`));
+        await Deno.rename(staged, join(corefileDir, "default", "demo", "app", `core.demo${i}.${40 + i}`));
       }
       await waitFor("both cores stored", () => watcher.watcher.metrics.coresUploaded.get() === 2);
       const listed = await cliInProcess(["list", "--config", configPath, "-o", "json"]);

@@ -106,7 +106,7 @@ async function workersSpawnedByTheWatcher(): Promise<{ worker: string; spawner: 
   const dir = await Deno.makeTempDir({ prefix: "coredog-workers-" });
   try {
     await Deno.mkdir(`${dir}/dumps`);
-    const test = await startTestWatcher({ root: `${dir}/dumps`, localDir: `${dir}/bucket` });
+    const test = await startTestWatcher({ corefileDir: `${dir}/dumps`, localDir: `${dir}/bucket` });
     await waitFor("the first scan", () => test.watcher.ready());
     await test.stop();
   } finally {

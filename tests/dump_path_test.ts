@@ -30,8 +30,8 @@ Deno.test("anything else is unattributed with the reason, never guessed", () => 
     [`${ROOT}/Default/pod/core.1`, '"Default" is not a valid namespace name'],
     [`${ROOT}/ns/pod_1/core.1`, '"pod_1" is not a valid pod name'],
     [`${ROOT}/ns/pod/App/core.1`, '"App" is not a valid container name'],
-    ["/etc/passwd", "not under the dump root"],
-    [`${ROOT}-other/ns/pod/core`, "not under the dump root"],
+    ["/etc/passwd", "not under CorefileDir"],
+    [`${ROOT}-other/ns/pod/core`, "not under CorefileDir"],
   ];
   for (const [path, reason] of cases) {
     const result = parseDumpPath(ROOT, path);

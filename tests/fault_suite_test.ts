@@ -2,7 +2,7 @@
  * Nothing lost when things fail: the store going down in the middle of a
  * multipart upload, the watcher SIGKILLed in the middle of an upload, a
  * full store (a directory store on a small tmpfs; skipped with the reason
- * where mounting is not allowed), two watchers on one root, the Kubernetes
+ * where mounting is not allowed), two watchers on one corefileDir, the Kubernetes
  * API unreachable. Every scenario runs real processes (S3 server, watcher)
  * and adds a row to the table printed at the end, with the bytes of cores
  * lost measured from what was written and what the store holds.
@@ -29,12 +29,12 @@ if (cannotMount) console.warn(`SKIPPING the full-store scenario: cannot mount a 
 Deno.test("fault: the S3 server dies in the middle of a multipart upload and comes back later", async () => {
   const dir = await Deno.makeTempDir({ prefix: "coredog-fault-" });
   let s3 = await startS3Server(dir);
-  const root = `${dir}/dumps`;
-  const test = await startTestWatcher({ root, s3Endpoint: s3.endpoint });
+  const corefileDir = `${dir}/dumps`;
+  const test = await startTestWatcher({ corefileDir, s3Endpoint: s3.endpoint });
   try {
     const core = randomBytes(48 * MiB);
-    const path = `${root}/shop/checkout-5d8f-q7x2k/app/core.checkout.1`;
-    await Deno.mkdir(`${root}/shop/checkout-5d8f-q7x2k/app`, { recursive: true });
+    const path = `${corefileDir}/shop/checkout-5d8f-q7x2k/app/core.checkout.1`;
+    await Deno.mkdir(`${corefileDir}/shop/checkout-5d8f-q7x2k/app`, { recursive: true });
     await Deno.writeFile(path, core);
     await waitFor("the upload to start", () => test.watcher.metrics.bytesRead.get() >= 16 * MiB, 30_000);
     await s3.kill();
@@ -70,14 +70,14 @@ Deno.test("fault: the S3 server dies in the middle of a multipart upload and com
 Deno.test("fault: the watcher is SIGKILLed in the middle of an upload and restarted", async () => {
   const dir = await Deno.makeTempDir({ prefix: "coredog-fault-" });
   const s3 = await startS3Server(dir);
-  const root = `${dir}/dumps`;
-  const options = { root, s3Endpoint: s3.endpoint };
+  const corefileDir = `${dir}/dumps`;
+  const options = { corefileDir, s3Endpoint: s3.endpoint };
   let watcher = await startWatcherProcess(`${dir}/coredog.yaml`, options);
   try {
     await watcher.waitForLine(/msg="initial scan complete; watching"/);
     const core = randomBytes(64 * MiB);
-    const path = `${root}/shop/payments-0/app/core.payments.1`;
-    await Deno.mkdir(`${root}/shop/payments-0/app`, { recursive: true });
+    const path = `${corefileDir}/shop/payments-0/app/core.payments.1`;
+    await Deno.mkdir(`${corefileDir}/shop/payments-0/app`, { recursive: true });
     await Deno.writeFile(path, core);
     await waitFor(
       "the upload to be under way",
@@ -103,8 +103,8 @@ Deno.test("fault: the watcher is SIGKILLed in the middle of an upload and restar
     assert.ok(cleanup.includes(`key=${objects[0]}`), `the cleanup names the object's key: ${cleanup}`);
     // The re-upload set and cleared its own mark; the interrupted upload is still kept for the next start.
     const kept = [];
-    for await (const entry of Deno.readDir(`${root}/.coredog/cleanup`)) {
-      kept.push(JSON.parse(await Deno.readTextFile(`${root}/.coredog/cleanup/${entry.name}`)).key);
+    for await (const entry of Deno.readDir(`${corefileDir}/.coredog/cleanup`)) {
+      kept.push(JSON.parse(await Deno.readTextFile(`${corefileDir}/.coredog/cleanup/${entry.name}`)).key);
     }
     assert.deepEqual(kept, [objects[0]], "the failed cleanup is retried at the next start");
     table.add({
@@ -123,15 +123,15 @@ Deno.test("fault: the watcher is SIGKILLed in the middle of an upload and restar
 
 Deno.test("fault: a watcher killed while writing to a directory store leaves no partial file after its restart", async () => {
   const dir = await Deno.makeTempDir({ prefix: "coredog-fault-" });
-  const root = `${dir}/dumps`;
+  const corefileDir = `${dir}/dumps`;
   // gzip at level 9 is slow enough to be caught in the middle.
-  const options = { root, localDir: `${dir}/bucket`, storageYaml: ["Compression: gzip", "CompressionLevel: 9"] };
+  const options = { corefileDir, localDir: `${dir}/bucket`, storageYaml: ["Compression: gzip", "CompressionLevel: 9"] };
   let watcher = await startWatcherProcess(`${dir}/coredog.yaml`, options);
   try {
     await watcher.waitForLine(/msg="initial scan complete; watching"/);
     const core = randomBytes(96 * MiB);
-    const path = `${root}/shop/cart-1/app/core.cart.1`;
-    await Deno.mkdir(`${root}/shop/cart-1/app`, { recursive: true });
+    const path = `${corefileDir}/shop/cart-1/app/core.cart.1`;
+    await Deno.mkdir(`${corefileDir}/shop/cart-1/app`, { recursive: true });
     await Deno.writeFile(path, core);
     await waitFor(
       "a partial object",
@@ -167,9 +167,9 @@ Deno.test("fault: a chat API answering 429 and 5xx delays messages, never upload
   const tooFast = () => textReply("rate_limited", { status: 429, headers: { "retry-after": "1" } });
   const down = () => textReply("upstream connect error", { status: 503 });
   slack.script(tooFast, tooFast, tooFast, down, down);
-  const root = `${dir}/dumps`;
+  const corefileDir = `${dir}/dumps`;
   const test = await startTestWatcher({
-    root,
+    corefileDir,
     s3Endpoint: s3.endpoint,
     noticeChannels: true,
     topYaml: ["NoticeChannel:", `  - chan: slack\n    webhookurl: "${slack.url}"`, "Notify:", "  RetryMaxSeconds: 1"],
@@ -179,8 +179,8 @@ Deno.test("fault: a chat API answering 429 and 5xx delays messages, never upload
     for (let i = 0; i < 3; i++) {
       const bytes = new TextEncoder().encode(`core ${i} `.repeat(100));
       written.push(digestOf(bytes));
-      await Deno.mkdir(`${root}/shop/api-${i}/app`, { recursive: true });
-      await Deno.writeFile(`${root}/shop/api-${i}/app/core.api.${i}`, bytes);
+      await Deno.mkdir(`${corefileDir}/shop/api-${i}/app`, { recursive: true });
+      await Deno.writeFile(`${corefileDir}/shop/api-${i}/app/core.api.${i}`, bytes);
     }
     await waitFor("three uploads", () => test.watcher.metrics.coresUploaded.get() === 3);
     await waitFor("three messages accepted", () => slack.accepted.length === 3, 60_000);
@@ -204,12 +204,12 @@ Deno.test("fault: with the Kubernetes API unreachable, cores are stored with wha
   await Deno.writeTextFile(`${dir}/token`, "token");
   // Nothing listens on port 9: every API call fails to connect.
   const kube = new KubeClient({ apiUrl: "https://127.0.0.1:9", tokenPath: `${dir}/token`, timeoutMs: 1000 });
-  const root = `${dir}/dumps`;
-  const test = await startTestWatcher({ root, s3Endpoint: s3.endpoint, kube });
+  const corefileDir = `${dir}/dumps`;
+  const test = await startTestWatcher({ corefileDir, s3Endpoint: s3.endpoint, kube });
   try {
     const bytes = new TextEncoder().encode("core while the API is down ".repeat(1000));
-    await Deno.mkdir(`${root}/shop/search-2/app`, { recursive: true });
-    await Deno.writeFile(`${root}/shop/search-2/app/core.search.1`, bytes);
+    await Deno.mkdir(`${corefileDir}/shop/search-2/app`, { recursive: true });
+    await Deno.writeFile(`${corefileDir}/shop/search-2/app/core.search.1`, bytes);
     await waitFor("the upload", () => test.watcher.metrics.coresUploaded.get() === 1);
     await waitFor("the message", () => test.messages.length === 1);
     assert.match(test.messages[0], /\[shop\/search-2\] core: core\.search\.1/);
@@ -226,20 +226,20 @@ Deno.test("fault: with the Kubernetes API unreachable, cores are stored with wha
   }
 });
 
-Deno.test("fault: a second watcher on the same dump root waits; nothing is uploaded twice", async () => {
+Deno.test("fault: a second watcher on the same CorefileDir waits; nothing is uploaded twice", async () => {
   const dir = await Deno.makeTempDir({ prefix: "coredog-fault-" });
   const s3 = await startS3Server(dir);
-  const root = `${dir}/dumps`;
-  const first = await startWatcherProcess(`${dir}/first.yaml`, { root, s3Endpoint: s3.endpoint });
+  const corefileDir = `${dir}/dumps`;
+  const first = await startWatcherProcess(`${dir}/first.yaml`, { corefileDir, s3Endpoint: s3.endpoint });
   await first.waitForLine(/msg="initial scan complete; watching"/);
-  const second = await startWatcherProcess(`${dir}/second.yaml`, { root, s3Endpoint: s3.endpoint });
+  const second = await startWatcherProcess(`${dir}/second.yaml`, { corefileDir, s3Endpoint: s3.endpoint });
   try {
-    await second.waitForLine(/msg="another watcher is running on this dump root; waiting until it stops"/);
+    await second.waitForLine(/msg="another watcher is running on CorefileDir; waiting until it stops"/);
     const written = [];
     for (let i = 0; i < 5; i++) {
       const bytes = new TextEncoder().encode(`core number ${i} `.repeat(200));
-      await Deno.mkdir(`${root}/shop/web-${i}/app`, { recursive: true });
-      await Deno.writeFile(`${root}/shop/web-${i}/app/core.web.${i}`, bytes);
+      await Deno.mkdir(`${corefileDir}/shop/web-${i}/app`, { recursive: true });
+      await Deno.writeFile(`${corefileDir}/shop/web-${i}/app/core.web.${i}`, bytes);
       written.push(digestOf(bytes));
     }
     await waitFor(
@@ -249,10 +249,10 @@ Deno.test("fault: a second watcher on the same dump root waits; nothing is uploa
     assert.equal(await second.metric("coredog_cores_uploaded_total"), 0, "the waiting watcher uploads nothing");
     first.kill("SIGTERM");
     await exitWithin(first);
-    await second.waitForLine(/msg="took over the dump root"/);
+    await second.waitForLine(/msg="took over CorefileDir"/);
     const late = new TextEncoder().encode("core after the takeover ".repeat(200));
-    await Deno.mkdir(`${root}/shop/web-9/app`, { recursive: true });
-    await Deno.writeFile(`${root}/shop/web-9/app/core.web.9`, late);
+    await Deno.mkdir(`${corefileDir}/shop/web-9/app`, { recursive: true });
+    await Deno.writeFile(`${corefileDir}/shop/web-9/app/core.web.9`, late);
     written.push(digestOf(late));
     await waitFor(
       "the upload by the second watcher",
@@ -261,7 +261,7 @@ Deno.test("fault: a second watcher on the same dump root waits; nothing is uploa
     const keys = await listKeys(testS3Client(s3.endpoint));
     assert.equal(keys.filter((k) => k.endsWith(".core.zst")).length, 6, keys.join(", "));
     table.add({
-      scenario: "two watchers on one dump root",
+      scenario: "two watchers on one CorefileDir",
       outcome: "second waits, takes over when the first stops",
       figures: "6 cores, 6 objects (none twice)",
       loss: measureLoss(written, await coresInBucket(s3.endpoint)),
@@ -281,16 +281,16 @@ Deno.test({
   ignore: cannotMount !== undefined,
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "coredog-fault-" });
-    const root = `${dir}/dumps`;
+    const corefileDir = `${dir}/dumps`;
     const bucket = `${dir}/bucket`;
     await mountSmallFileSystem(bucket, 4);
     const filler = `${bucket}/filler`;
     await Deno.writeFile(filler, randomBytes(2 * MiB));
-    const test = await startTestWatcher({ root, localDir: bucket, storageYaml: ["Compression: none"] });
+    const test = await startTestWatcher({ corefileDir, localDir: bucket, storageYaml: ["Compression: none"] });
     try {
       const core = randomBytes(3 * MiB);
-      const path = `${root}/shop/orders-1/app/core.orders.1`;
-      await Deno.mkdir(`${root}/shop/orders-1/app`, { recursive: true });
+      const path = `${corefileDir}/shop/orders-1/app/core.orders.1`;
+      await Deno.mkdir(`${corefileDir}/shop/orders-1/app`, { recursive: true });
       await Deno.writeFile(path, core);
       await waitFor("failed attempts while the store is full", () => test.watcher.metrics.uploadFailures.get() >= 2);
       const full = test.logs.find((l) => l.includes("could not store core; the file is kept and will be retried"))!;
@@ -324,7 +324,7 @@ Deno.test("fault suite: the table", () => {
     "watcher SIGKILLed mid-write (directory store)",
     "chat API answers 429 then 503",
     "Kubernetes API unreachable",
-    "two watchers on one dump root",
+    "two watchers on one CorefileDir",
     ...(cannotMount ? [] : ["directory store full (ENOSPC)"]),
   ]);
 });

@@ -5,7 +5,7 @@
  * annotation rules with the pod patch, and the template renderer. Each
  * property is something a user would notice if it broke: a crash or hang
  * of the watcher, a core attributed to the wrong pod, a patch that mounts
- * outside the dump root, a message with a raw `{variable}`.
+ * outside CorefileDir, a message with a raw `{variable}`.
  */
 
 import assert from "node:assert/strict";
@@ -111,7 +111,7 @@ Deno.test("fuzz: the dump-path parser attributes only valid names under the root
   }
 });
 
-Deno.test("fuzz: whatever the annotations and containers, the webhook allows the pod and never mounts outside the dump root", () => {
+Deno.test("fuzz: whatever the annotations and containers, the webhook allows the pod and never mounts outside CorefileDir", () => {
   const random = seededRandom(3);
   const paths = [
     "/corefile",

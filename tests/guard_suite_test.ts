@@ -24,16 +24,16 @@ Deno.test({
   ignore: cannotMount !== undefined,
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "coredog-guard-" });
-    const root = `${dir}/dumps`;
-    await mountSmallFileSystem(root, 64);
+    const corefileDir = `${dir}/dumps`;
+    await mountSmallFileSystem(corefileDir, 64);
     const test = await startTestWatcher({
-      root,
+      corefileDir,
       localDir: `${dir}/bucket`,
       storageYaml: ["DeleteLocalCorefile: false", "Compression: none"],
       watcherYaml: ['MaxUse: "3Mi"', 'KeepFree: "0"'],
     });
     try {
-      const podDir = `${root}/shop/api-0/app`;
+      const podDir = `${corefileDir}/shop/api-0/app`;
       await Deno.mkdir(podDir, { recursive: true });
       const written = [];
       for (let i = 1; i <= 5; i++) {
@@ -55,7 +55,7 @@ Deno.test({
       });
     } finally {
       await test.stop();
-      await unmount(root);
+      await unmount(corefileDir);
       await Deno.remove(dir, { recursive: true });
     }
   },
@@ -67,10 +67,10 @@ Deno.test({
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "coredog-guard-" });
     let s3 = await startS3Server(dir);
-    const root = `${dir}/dumps`;
-    await mountSmallFileSystem(root, 32);
+    const corefileDir = `${dir}/dumps`;
+    await mountSmallFileSystem(corefileDir, 32);
     const test = await startTestWatcher({
-      root,
+      corefileDir,
       s3Endpoint: s3.endpoint,
       // A core in an upload attempt is never dropped (see disk_guard_policy_test.ts); the long settle keeps every
       // core waiting, not in an attempt against the dead store, when the guard looks, so that the newest is the one.
@@ -81,7 +81,7 @@ Deno.test({
       const written: string[] = [];
       const digests = [];
       for (let i = 1; i <= 6; i++) {
-        const pod = `${root}/shop/worker-${i}/app`;
+        const pod = `${corefileDir}/shop/worker-${i}/app`;
         await Deno.mkdir(pod, { recursive: true });
         const bytes = randomBytes(4 * MiB);
         digests.push(digestOf(bytes));
@@ -117,7 +117,7 @@ Deno.test({
     } finally {
       await test.stop();
       await s3.stop();
-      await unmount(root);
+      await unmount(corefileDir);
       await Deno.remove(dir, { recursive: true });
     }
   },
@@ -125,14 +125,14 @@ Deno.test({
 
 Deno.test("crash-loop cap: the first N cores of a container per hour are stored, the rest counted and reported", async () => {
   const dir = await Deno.makeTempDir({ prefix: "coredog-guard-" });
-  const root = `${dir}/dumps`;
+  const corefileDir = `${dir}/dumps`;
   const test = await startTestWatcher({
-    root,
+    corefileDir,
     localDir: `${dir}/bucket`,
     watcherYaml: ["MaxCoresPerContainerPerHour: 3"],
   });
   try {
-    const podDir = `${root}/shop/looper-0/app`;
+    const podDir = `${corefileDir}/shop/looper-0/app`;
     await Deno.mkdir(podDir, { recursive: true });
     const written = [];
     for (let i = 1; i <= 5; i++) {
@@ -165,10 +165,10 @@ Deno.test("crash-loop cap: the first N cores of a container per hour are stored,
 
 Deno.test("size limit: a core over MaxCoreSize is not stored, deleted from the node and reported", async () => {
   const dir = await Deno.makeTempDir({ prefix: "coredog-guard-" });
-  const root = `${dir}/dumps`;
-  const test = await startTestWatcher({ root, localDir: `${dir}/bucket`, watcherYaml: ['MaxCoreSize: "1Mi"'] });
+  const corefileDir = `${dir}/dumps`;
+  const test = await startTestWatcher({ corefileDir, localDir: `${dir}/bucket`, watcherYaml: ['MaxCoreSize: "1Mi"'] });
   try {
-    const podDir = `${root}/shop/big-0/app`;
+    const podDir = `${corefileDir}/shop/big-0/app`;
     await Deno.mkdir(podDir, { recursive: true });
     const big = randomBytes(2 * MiB);
     const small = randomBytes(MiB / 2);

@@ -1,6 +1,6 @@
 /**
  * A hostile app controls what lands in its dump directory. Whatever it
- * puts there, nothing outside the dump root is read, uploaded or deleted,
+ * puts there, nothing outside CorefileDir is read, uploaded or deleted,
  * the watcher never hangs, and every refusal is logged once with the
  * reason. Each scenario adds a row to the table printed at the end.
  */
@@ -32,17 +32,21 @@ function bytes(text: string): Uint8Array {
 
 Deno.test("hostile: symlinks to a secret and to another pod's core, a hard link, a FIFO and a socket", async () => {
   const dir = await scratch();
-  const root = `${dir}/dumps`;
-  const podDir = `${root}/ns/victim/app`;
+  const corefileDir = `${dir}/dumps`;
+  const podDir = `${corefileDir}/ns/victim/app`;
   await Deno.mkdir(podDir, { recursive: true });
   await Deno.writeTextFile(`${dir}/token`, "SECRET-SERVICE-ACCOUNT-TOKEN");
-  await Deno.mkdir(`${root}/ns/other/app`, { recursive: true });
-  await Deno.writeTextFile(`${root}/ns/other/app/core.other`, "OTHER POD'S CORE");
-  const test = await startTestWatcher({ root, localDir: `${dir}/bucket`, storageYaml: ["DeleteLocalCorefile: false"] });
+  await Deno.mkdir(`${corefileDir}/ns/other/app`, { recursive: true });
+  await Deno.writeTextFile(`${corefileDir}/ns/other/app/core.other`, "OTHER POD'S CORE");
+  const test = await startTestWatcher({
+    corefileDir,
+    localDir: `${dir}/bucket`,
+    storageYaml: ["DeleteLocalCorefile: false"],
+  });
   const listener = Deno.listen({ transport: "unix", path: `${podDir}/core.socket` });
   try {
     await Deno.symlink(`${dir}/token`, `${podDir}/core.token`);
-    await Deno.symlink(`${root}/ns/other/app/core.other`, `${podDir}/core.steal`);
+    await Deno.symlink(`${corefileDir}/ns/other/app/core.other`, `${podDir}/core.steal`);
     await Deno.link(`${dir}/token`, `${podDir}/core.hardlink`);
     await new Deno.Command("mkfifo", { args: [`${podDir}/core.fifo`] }).output();
     await Deno.writeTextFile(`${podDir}/core.real`, "a real crash");
@@ -167,14 +171,14 @@ Deno.test({
   ignore: cannotSeeFifoWaits !== undefined,
 }, async () => {
   const dir = await scratch();
-  const root = `${dir}/dumps`;
-  const podDir = `${root}/ns/victim/app`;
+  const corefileDir = `${dir}/dumps`;
+  const podDir = `${corefileDir}/ns/victim/app`;
   await Deno.mkdir(podDir, { recursive: true });
   // Only the Deno.watchFs backend (the fallback without FFI) opens the paths it reports; inotify through FFI never
   // waits on a FIFO.
   Deno.env.set(FILE_EVENTS_ENV, "watchfs");
   // Rescans are far apart, so a core found quickly was found by file events.
-  const test = await startTestWatcher({ root, localDir: `${dir}/bucket`, watcherYaml: ["RescanSeconds: 3600"] });
+  const test = await startTestWatcher({ corefileDir, localDir: `${dir}/bucket`, watcherYaml: ["RescanSeconds: 3600"] });
   Deno.env.delete(FILE_EVENTS_ENV);
   let stopped = false;
   try {
@@ -185,7 +189,7 @@ Deno.test({
     await waitFor("events to flow again", () => test.logs.some((l) => l.includes("file events flowing again")));
     await Deno.writeTextFile(`${podDir}/core.after`, "crash after the restart");
     await waitFor("the core written after the restart", () => test.watcher.metrics.coresUploaded.get() === 2, 5000);
-    const stalls = test.logs.filter((l) => l.includes("file events stalled; rescanning the dump root"));
+    const stalls = test.logs.filter((l) => l.includes("file events stalled; rescanning CorefileDir"));
     assert.equal(stalls.length, 1, stalls.join("\n"));
     // Closing a watch whose thread is stuck froze Deno's whole isolate before the watch moved into a worker.
     const stopping = test.stop().then(() => stopped = true);
@@ -208,22 +212,22 @@ Deno.test({
 
 Deno.test("hostile: a tree 1,000 levels deep and 100,000 empty directories do not stop the watcher", async () => {
   const dir = await scratch();
-  const root = `${dir}/dumps`;
-  const deep = `${root}/ns/deep/app/${Array(1000).fill("d").join("/")}`;
+  const corefileDir = `${dir}/dumps`;
+  const deep = `${corefileDir}/ns/deep/app/${Array(1000).fill("d").join("/")}`;
   await Deno.mkdir(deep, { recursive: true });
   await Deno.writeTextFile(`${deep}/core.deep`, "too deep to be found");
   const made = await new Deno.Command("bash", {
     args: ["-c", "mkdir -p p{0..99}/c{0..999}"],
-    cwd: await Deno.mkdir(`${root}/wide`, { recursive: true }).then(() => `${root}/wide`),
+    cwd: await Deno.mkdir(`${corefileDir}/wide`, { recursive: true }).then(() => `${corefileDir}/wide`),
   }).output();
   assert.ok(made.success);
   const started = performance.now();
   // Where inotify allows fewer watches than directories, file events stop and rescans find the core.
-  const test = await startTestWatcher({ root, localDir: `${dir}/bucket`, watcherYaml: ["RescanSeconds: 5"] });
+  const test = await startTestWatcher({ corefileDir, localDir: `${dir}/bucket`, watcherYaml: ["RescanSeconds: 5"] });
   const firstScan = (performance.now() - started) / 1000;
   try {
-    await Deno.mkdir(`${root}/wide/p7/c7`, { recursive: true });
-    await Deno.writeTextFile(`${root}/wide/p7/c7/core.1`, "a core among 100,000 directories");
+    await Deno.mkdir(`${corefileDir}/wide/p7/c7`, { recursive: true });
+    await Deno.writeTextFile(`${corefileDir}/wide/p7/c7/core.1`, "a core among 100,000 directories");
     await waitFor("the core stored", () => test.watcher.metrics.coresUploaded.get() === 1, 60_000);
     const rescanStarted = performance.now();
     await test.watcher.scan();
@@ -245,10 +249,10 @@ Deno.test("hostile: a tree 1,000 levels deep and 100,000 empty directories do no
 
 Deno.test("hostile: names with spaces, newlines and 255 bytes are stored; a name that is not UTF-8 is refused once", async () => {
   const dir = await scratch();
-  const root = `${dir}/dumps`;
-  const podDir = `${root}/ns/names/app`;
+  const corefileDir = `${dir}/dumps`;
+  const podDir = `${corefileDir}/ns/names/app`;
   await Deno.mkdir(podDir, { recursive: true });
-  const test = await startTestWatcher({ root, localDir: `${dir}/bucket` });
+  const test = await startTestWatcher({ corefileDir, localDir: `${dir}/bucket` });
   try {
     const names = ["core with spaces", "core\nwith\nnewlines", `core.${"x".repeat(250)}`];
     for (const name of names) await Deno.writeTextFile(`${podDir}/${name}`, `core named ${JSON.stringify(name)}`);
@@ -279,13 +283,13 @@ Deno.test("hostile: names with spaces, newlines and 255 bytes are stored; a name
 
 Deno.test("hostile: a 10 GiB sparse file is streamed in constant memory", async () => {
   const dir = await scratch();
-  const root = `${dir}/dumps`;
-  const watcher = await startWatcherProcess(`${dir}/coredog.yaml`, { root, localDir: `${dir}/bucket` });
+  const corefileDir = `${dir}/dumps`;
+  const watcher = await startWatcherProcess(`${dir}/coredog.yaml`, { corefileDir, localDir: `${dir}/bucket` });
   try {
     await watcher.waitForLine(/msg="initial scan complete; watching"/);
     const baseline = await peakRss(watcher.pid);
-    await Deno.mkdir(`${root}/ns/sparse/app`, { recursive: true });
-    const file = await Deno.open(`${root}/ns/sparse/app/core.sparse`, { write: true, createNew: true });
+    await Deno.mkdir(`${corefileDir}/ns/sparse/app`, { recursive: true });
+    const file = await Deno.open(`${corefileDir}/ns/sparse/app/core.sparse`, { write: true, createNew: true });
     await file.truncate(10 * GiB);
     file.close();
     await watcher.waitForLine(/msg="deleted local corefile: .*core\.sparse"/, 300_000);
@@ -309,17 +313,17 @@ Deno.test("hostile: a 10 GiB sparse file is streamed in constant memory", async 
 
 Deno.test("hostile: a file that keeps growing is not stored while it grows, and holds nothing else up", async () => {
   const dir = await scratch();
-  const root = `${dir}/dumps`;
-  await Deno.mkdir(`${root}/ns/grower/app`, { recursive: true });
-  await Deno.mkdir(`${root}/ns/other/app`, { recursive: true });
-  const test = await startTestWatcher({ root, localDir: `${dir}/bucket` });
+  const corefileDir = `${dir}/dumps`;
+  await Deno.mkdir(`${corefileDir}/ns/grower/app`, { recursive: true });
+  await Deno.mkdir(`${corefileDir}/ns/other/app`, { recursive: true });
+  const test = await startTestWatcher({ corefileDir, localDir: `${dir}/bucket` });
   try {
-    const growing = await Deno.open(`${root}/ns/grower/app/core.growing`, { write: true, createNew: true });
+    const growing = await Deno.open(`${corefileDir}/ns/grower/app/core.growing`, { write: true, createNew: true });
     const chunk = new Uint8Array(64 * 1024).fill(1);
     let written = 0;
     for (let i = 0; i < 40; i++) {
       written += await growing.write(chunk);
-      if (i === 10) await Deno.writeTextFile(`${root}/ns/other/app/core.other`, "another crash meanwhile");
+      if (i === 10) await Deno.writeTextFile(`${corefileDir}/ns/other/app/core.other`, "another crash meanwhile");
       await new Promise((r) => setTimeout(r, 150));
     }
     assert.equal(test.watcher.metrics.coresUploaded.get(), 1, "only the other core was stored while this one grew");
@@ -344,10 +348,14 @@ Deno.test("hostile: a file that keeps growing is not stored while it grows, and 
 
 Deno.test("hostile: junk, an ELF core with corrupt notes and one cut inside its notes are stored and marked", async () => {
   const dir = await scratch();
-  const root = `${dir}/dumps`;
-  const podDir = `${root}/ns/junk/app`;
+  const corefileDir = `${dir}/dumps`;
+  const podDir = `${corefileDir}/ns/junk/app`;
   await Deno.mkdir(podDir, { recursive: true });
-  const test = await startTestWatcher({ root, localDir: `${dir}/bucket`, watcherYaml: ["TruncatedAfterSeconds: 1"] });
+  const test = await startTestWatcher({
+    corefileDir,
+    localDir: `${dir}/bucket`,
+    watcherYaml: ["TruncatedAfterSeconds: 1"],
+  });
   try {
     const core = buildCore({ signal: 11, pid: 7, comm: "svc", args: "svc --serve", exe: "/bin/svc", loadBytes: 8192 });
     const { start, end } = noteArea(core);
@@ -384,24 +392,24 @@ Deno.test("hostile: junk, an ELF core with corrupt notes and one cut inside its 
 
 Deno.test("hostile: a symlinked container directory is refused, logged once and counted like a symlinked file", async () => {
   const dir = await scratch();
-  const root = `${dir}/dumps`;
-  await Deno.mkdir(`${root}/ns/victim`, { recursive: true });
-  await Deno.mkdir(`${root}/ns/honest/app`, { recursive: true });
+  const corefileDir = `${dir}/dumps`;
+  await Deno.mkdir(`${corefileDir}/ns/victim`, { recursive: true });
+  await Deno.mkdir(`${corefileDir}/ns/honest/app`, { recursive: true });
   await Deno.mkdir(`${dir}/elsewhere`, { recursive: true });
-  await Deno.writeTextFile(`${dir}/elsewhere/core.secret`, "SECRET outside the dump root");
-  const test = await startTestWatcher({ root, localDir: `${dir}/bucket` });
+  await Deno.writeTextFile(`${dir}/elsewhere/core.secret`, "SECRET outside CorefileDir");
+  const test = await startTestWatcher({ corefileDir, localDir: `${dir}/bucket` });
   try {
-    await Deno.symlink(`${dir}/elsewhere`, `${root}/ns/victim/app`);
-    await Deno.writeTextFile(`${root}/ns/honest/app/core.1`, "an honest crash");
+    await Deno.symlink(`${dir}/elsewhere`, `${corefileDir}/ns/victim/app`);
+    await Deno.writeTextFile(`${corefileDir}/ns/honest/app/core.1`, "an honest crash");
     await waitFor("the honest core stored", () => test.watcher.metrics.coresUploaded.get() === 1);
-    await waitFor("the refusal", () => refusals(test.logs, `${root}/ns/victim/app`).length > 0);
+    await waitFor("the refusal", () => refusals(test.logs, `${corefileDir}/ns/victim/app`).length > 0);
     await test.watcher.scan();
     await test.watcher.scan();
-    const lines = refusals(test.logs, `${root}/ns/victim/app`);
+    const lines = refusals(test.logs, `${corefileDir}/ns/victim/app`);
     assert.equal(lines.length, 1, `logged once: ${lines.join("\n")}`);
     assert.match(lines[0], /reason="?symlink"?/);
     assert.equal(test.watcher.metrics.refused.get({ reason: "symlink" }), 1, "counted in the refused-files metric");
-    assert.equal(await Deno.readTextFile(`${dir}/elsewhere/core.secret`), "SECRET outside the dump root");
+    assert.equal(await Deno.readTextFile(`${dir}/elsewhere/core.secret`), "SECRET outside CorefileDir");
     assert.ok(!test.logs.some((l) => l.includes("core.secret")), "nothing behind the link was looked at");
     assert.equal(test.watcher.metrics.coresUploaded.get(), 1);
     table.add({

@@ -142,7 +142,7 @@ Deno.test("hostile webhook: control characters and very long paths are refused s
   });
 });
 
-Deno.test("hostile webhook: a pod with 10,000 containers gets a valid patch that stays inside the dump root", async () => {
+Deno.test("hostile webhook: a pod with 10,000 containers gets a valid patch that stays inside CorefileDir", async () => {
   await withServer(async (base) => {
     const containers = Array.from({ length: 10000 }, (_, i) => ({ name: `c${i}` }));
     const body = review(pod({ "coredog.io/inject": "true", "coredog.io/path": "/corefile" }, containers));
@@ -163,7 +163,7 @@ Deno.test("hostile webhook: a pod with 10,000 containers gets a valid patch that
     }
     table.add({
       scenario: "10,000 containers",
-      outcome: "valid patch, every mount under the dump root",
+      outcome: "valid patch, every mount under CorefileDir",
       figures: `answered in ${seconds.toFixed(2)} s`,
     });
   });

@@ -154,7 +154,7 @@ Deno.test("the watcher process with --kubeconfig enriches cores from the API out
   await Deno.writeTextFile(`${dir}/kubeconfig`, kubeconfigYaml(api.url));
   await Deno.writeTextFile(
     config,
-    testConfigYaml({ root: `${dir}/dumps`, localDir: `${dir}/bucket`, watcherYaml: [`StateDir: ${dir}/state`] }),
+    testConfigYaml({ corefileDir: `${dir}/dumps`, localDir: `${dir}/bucket`, watcherYaml: [`StateDir: ${dir}/state`] }),
   );
   const watcher = runDeno([...taskRunArgs("watcher"), "--config", config, "--kubeconfig", `${dir}/kubeconfig`]);
   try {
@@ -189,7 +189,10 @@ Deno.test("the webhook process in self-managed TLS mode with --kubeconfig and --
   await Deno.writeTextFile(`${dir}/ca.crt`, api.caPem);
   await Deno.writeTextFile(`${dir}/token`, "webhook-token");
   await Deno.writeTextFile(`${dir}/kubeconfig`, kubeconfigYaml(api.url));
-  await Deno.writeTextFile(`${dir}/coredog.yaml`, testConfigYaml({ root: `${dir}/dumps`, localDir: `${dir}/bucket` }));
+  await Deno.writeTextFile(
+    `${dir}/coredog.yaml`,
+    testConfigYaml({ corefileDir: `${dir}/dumps`, localDir: `${dir}/bucket` }),
+  );
   const webhook = runDeno([
     ...taskRunArgs("webhook"),
     "--config",

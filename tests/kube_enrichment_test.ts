@@ -17,7 +17,7 @@ async function setup(pods: Record<string, unknown>, watcherYaml: string[] = []) 
   await Deno.writeTextFile(`${dir}/ca.crt`, api.caPem);
   await Deno.writeTextFile(`${dir}/token`, "token-one");
   const kube = new KubeClient({ apiUrl: api.url, tokenPath: `${dir}/token`, caPath: `${dir}/ca.crt`, timeoutMs: 2000 });
-  const test = await startTestWatcher({ root: `${dir}/dumps`, localDir: `${dir}/bucket`, kube, watcherYaml });
+  const test = await startTestWatcher({ corefileDir: `${dir}/dumps`, localDir: `${dir}/bucket`, kube, watcherYaml });
   return { dir, api, test };
 }
 
@@ -227,7 +227,7 @@ Deno.test("with the API down at start cores are stored at once; once it is back 
   await Deno.writeTextFile(`${dir}/ca.crt`, api.caPem);
   await Deno.writeTextFile(`${dir}/token`, "token");
   const kube = new KubeClient({ apiUrl: api.url, tokenPath: `${dir}/token`, caPath: `${dir}/ca.crt`, timeoutMs: 2000 });
-  const test = await startTestWatcher({ root: `${dir}/dumps`, localDir: `${dir}/bucket`, kube });
+  const test = await startTestWatcher({ corefileDir: `${dir}/dumps`, localDir: `${dir}/bucket`, kube });
   try {
     const started = Date.now();
     const early = await coreOf(dir, test, "early");

@@ -13,7 +13,7 @@ import { listKeys, testS3Client } from "./support/s3_client.ts";
 import { startS3Server } from "./support/s3_server.ts";
 
 /** Bytes that are not an ELF core: the watcher stores them all the same. */
-const NOT_A_CORE = new TextEncoder().encode("not an ELF core, but a file in the dump root\n".repeat(200));
+const NOT_A_CORE = new TextEncoder().encode("not an ELF core, but a file in CorefileDir\n".repeat(200));
 
 Deno.test("outage: cores are uploaded while the chat APIs fail; the messages arrive when they recover", async () => {
   const dir = await Deno.makeTempDir({ prefix: "coredog-outage-" });
@@ -22,9 +22,9 @@ Deno.test("outage: cores are uploaded while the chat APIs fail; the messages arr
   wecom.override(() => textReply("upstream connect error or disconnect/reset before headers", { status: 503 }));
   const receiver = fakeReceiver(systemClock);
   await receiver.stop();
-  const root = `${dir}/dumps`;
+  const corefileDir = `${dir}/dumps`;
   const test = await startTestWatcher({
-    root,
+    corefileDir,
     s3Endpoint: s3.endpoint,
     noticeChannels: true,
     topYaml: [
@@ -37,7 +37,7 @@ Deno.test("outage: cores are uploaded while the chat APIs fail; the messages arr
   });
   try {
     for (let i = 0; i < 3; i++) {
-      const podDir = `${root}/team-a/api-${i}/app`;
+      const podDir = `${corefileDir}/team-a/api-${i}/app`;
       await Deno.mkdir(podDir, { recursive: true });
       await Deno.writeFile(`${podDir}/core.api.${100 + i}`, NOT_A_CORE);
     }
@@ -82,16 +82,16 @@ Deno.test("crash loop in a real watcher: every core is stored; one message at on
   const dir = await Deno.makeTempDir({ prefix: "coredog-loop-" });
   const s3 = await startS3Server(dir);
   const receiver = fakeReceiver(systemClock);
-  const root = `${dir}/dumps`;
+  const corefileDir = `${dir}/dumps`;
   const test = await startTestWatcher({
-    root,
+    corefileDir,
     s3Endpoint: s3.endpoint,
     noticeChannels: true,
     topYaml: ["NoticeChannel:", `  - chan: webhook\n    webhookurl: "${receiver.url}"`],
   });
   let stopped = false;
   try {
-    const podDir = `${root}/team-a/api-0/app`;
+    const podDir = `${corefileDir}/team-a/api-0/app`;
     await Deno.mkdir(podDir, { recursive: true });
     for (let i = 0; i < 5; i++) {
       await Deno.writeFile(`${podDir}/core.api.${200 + i}`, NOT_A_CORE);

@@ -13,7 +13,7 @@ Deno.test("a notification interrupted by a shutdown is sent once after the resta
   const receiver = fakeReceiver(systemClock);
   await receiver.stop();
   const options = {
-    root: `${dir}/dumps`,
+    corefileDir: `${dir}/dumps`,
     localDir: `${dir}/bucket`,
     noticeChannels: true,
     topYaml: [

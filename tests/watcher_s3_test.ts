@@ -31,10 +31,10 @@ Deno.test({
   async fn() {
     const dir = await scratch();
     const s3 = await startS3Server(dir);
-    const root = `${dir}/dumps`;
-    const test = await startTestWatcher({ root, s3Endpoint: s3.endpoint });
+    const corefileDir = `${dir}/dumps`;
+    const test = await startTestWatcher({ corefileDir, s3Endpoint: s3.endpoint });
     try {
-      const corePath = await makeRealCore(`${root}/team-a/web-7d9f8c6b5-x2x4q/app`);
+      const corePath = await makeRealCore(`${corefileDir}/team-a/web-7d9f8c6b5-x2x4q/app`);
       const original = await Deno.readFile(corePath);
       await waitFor("the local core to be deleted", async () => !(await exists(corePath)));
       await waitFor("the message", () => test.messages.length === 1);
@@ -96,12 +96,12 @@ Deno.test({
 Deno.test("a file still being written is not uploaded; it is once closed and complete", async () => {
   const dir = await scratch();
   const s3 = await startS3Server(dir);
-  const root = `${dir}/dumps`;
-  const test = await startTestWatcher({ root, s3Endpoint: s3.endpoint });
+  const corefileDir = `${dir}/dumps`;
+  const test = await startTestWatcher({ corefileDir, s3Endpoint: s3.endpoint });
   const client = testS3Client(s3.endpoint);
   try {
-    await Deno.mkdir(`${root}/ns/pod-1/app`, { recursive: true });
-    const path = `${root}/ns/pod-1/app/core.big`;
+    await Deno.mkdir(`${corefileDir}/ns/pod-1/app`, { recursive: true });
+    const path = `${corefileDir}/ns/pod-1/app/core.big`;
     const file = await Deno.open(path, { write: true, createNew: true });
     const chunk = crypto.getRandomValues(new Uint8Array(64 * 1024));
     for (let i = 0; i < 20; i++) {
@@ -131,14 +131,18 @@ Deno.test({
   async fn() {
     const dir = await scratch();
     const s3 = await startS3Server(dir);
-    const root = `${dir}/dumps`;
+    const corefileDir = `${dir}/dumps`;
     const core = await Deno.readFile(await makeRealCore(`${dir}/scratch`));
-    const test = await startTestWatcher({ root, s3Endpoint: s3.endpoint, watcherYaml: ["TruncatedAfterSeconds: 3"] });
+    const test = await startTestWatcher({
+      corefileDir,
+      s3Endpoint: s3.endpoint,
+      watcherYaml: ["TruncatedAfterSeconds: 3"],
+    });
     const client = testS3Client(s3.endpoint);
     try {
-      await Deno.mkdir(`${root}/ns/pod-1/app`, { recursive: true });
+      await Deno.mkdir(`${corefileDir}/ns/pod-1/app`, { recursive: true });
       // First: half a core, closed, then the rest appended: stored whole.
-      const path = `${root}/ns/pod-1/app/core.1`;
+      const path = `${corefileDir}/ns/pod-1/app/core.1`;
       const half = Math.floor(core.length / 2);
       await Deno.writeFile(path, core.slice(0, half));
       await new Promise((r) => setTimeout(r, 1000));
@@ -151,7 +155,7 @@ Deno.test({
       assert.equal(metadata.corefile.rawBytes, core.length);
 
       // Then: half a core that never completes: stored after the timeout, marked truncated.
-      const cut = `${root}/ns/pod-1/app/core.2`;
+      const cut = `${corefileDir}/ns/pod-1/app/core.2`;
       await Deno.writeFile(cut, core.slice(0, half));
       await waitFor("the truncated core", async () => (await coreKeys(client)).length === 4);
       metadataKey = (await coreKeys(client)).find((k) => k.endsWith(".json") && k !== metadataKey)!;
@@ -172,9 +176,9 @@ Deno.test({
 Deno.test("1,000 files written in a burst are all uploaded", async () => {
   const dir = await scratch();
   const s3 = await startS3Server(dir);
-  const root = `${dir}/dumps`;
+  const corefileDir = `${dir}/dumps`;
   const test = await startTestWatcher({
-    root,
+    corefileDir,
     s3Endpoint: s3.endpoint,
     watcherYaml: ["UploadConcurrency: 8", "RescanSeconds: 5"],
   });
@@ -183,7 +187,7 @@ Deno.test("1,000 files written in a burst are all uploaded", async () => {
     const body = new Uint8Array(2048).fill(7);
     const writes: Promise<void>[] = [];
     for (let pod = 0; pod < 20; pod++) {
-      const podDir = `${root}/burst/pod-${pod}/app`;
+      const podDir = `${corefileDir}/burst/pod-${pod}/app`;
       await Deno.mkdir(podDir, { recursive: true });
       for (let i = 0; i < 50; i++) writes.push(Deno.writeFile(`${podDir}/core.${i}`, body));
     }
@@ -194,7 +198,7 @@ Deno.test("1,000 files written in a burst are all uploaded", async () => {
     assert.equal(keys.filter((k) => k.endsWith(".core.zst")).length, 1000);
     assert.equal(keys.filter((k) => k.endsWith(".json")).length, 1000);
     for (let pod = 0; pod < 20; pod++) {
-      assert.deepEqual([...Deno.readDirSync(`${root}/burst/pod-${pod}/app`)], []);
+      assert.deepEqual([...Deno.readDirSync(`${corefileDir}/burst/pod-${pod}/app`)], []);
     }
     await waitFor("1,000 messages", () => test.messages.length === 1000);
   } finally {
@@ -207,13 +211,13 @@ Deno.test("1,000 files written in a burst are all uploaded", async () => {
 Deno.test("with DeleteLocalCorefile: false the core is kept and never uploaded twice, across restarts too", async () => {
   const dir = await scratch();
   const s3 = await startS3Server(dir);
-  const root = `${dir}/dumps`;
+  const corefileDir = `${dir}/dumps`;
   const client = testS3Client(s3.endpoint);
-  const options = { root, s3Endpoint: s3.endpoint, storageYaml: ["DeleteLocalCorefile: false"] };
+  const options = { corefileDir, s3Endpoint: s3.endpoint, storageYaml: ["DeleteLocalCorefile: false"] };
   let test = await startTestWatcher(options);
   try {
-    await Deno.mkdir(`${root}/ns/pod-1/app`, { recursive: true });
-    await Deno.writeTextFile(`${root}/ns/pod-1/app/core.1`, "kept core");
+    await Deno.mkdir(`${corefileDir}/ns/pod-1/app`, { recursive: true });
+    await Deno.writeTextFile(`${corefileDir}/ns/pod-1/app/core.1`, "kept core");
     await waitFor("the upload", () => test.watcher.metrics.coresUploaded.get() === 1);
     await waitFor("the message", () => test.messages.length === 1);
     const key = (await coreKeys(client)).find((k) => k.endsWith(".core.zst"))!;
@@ -229,7 +233,7 @@ Deno.test("with DeleteLocalCorefile: false the core is kept and never uploaded t
     assert.equal(test.watcher.metrics.coresUploaded.get(), 0, "not uploaded again after the restart");
     assert.equal(test.messages.length, 0, "not notified again after the restart");
     assert.equal(await lastModified(client, key), firstUpload);
-    assert.equal(await Deno.readTextFile(`${root}/ns/pod-1/app/core.1`), "kept core");
+    assert.equal(await Deno.readTextFile(`${corefileDir}/ns/pod-1/app/core.1`), "kept core");
     assert.equal((await coreKeys(client)).length, 2);
   } finally {
     await test.stop();
@@ -241,12 +245,12 @@ Deno.test("with DeleteLocalCorefile: false the core is kept and never uploaded t
 Deno.test("while the store is down the core stays on the node; it is uploaded once the store is back", async () => {
   const dir = await scratch();
   let s3 = await startS3Server(dir);
-  const root = `${dir}/dumps`;
-  const test = await startTestWatcher({ root, s3Endpoint: s3.endpoint });
+  const corefileDir = `${dir}/dumps`;
+  const test = await startTestWatcher({ corefileDir, s3Endpoint: s3.endpoint });
   try {
     await s3.kill();
-    await Deno.mkdir(`${root}/ns/pod-1/app`, { recursive: true });
-    const path = `${root}/ns/pod-1/app/core.1`;
+    await Deno.mkdir(`${corefileDir}/ns/pod-1/app`, { recursive: true });
+    const path = `${corefileDir}/ns/pod-1/app/core.1`;
     await Deno.writeTextFile(path, "core during an outage");
     await waitFor("a failed attempt", () => test.watcher.metrics.uploadFailures.get() >= 2);
     assert.ok(await exists(path), "the core is kept while the store is down");
@@ -268,16 +272,16 @@ Deno.test("while the store is down the core stays on the node; it is uploaded on
 Deno.test("a failed verification keeps the local core and sends no message", async () => {
   const dir = await scratch();
   const s3 = await startS3Server(dir);
-  const root = `${dir}/dumps`;
+  const corefileDir = `${dir}/dumps`;
   // The real store, but HEAD answers a size that does not match what was sent.
   const lying = (storage: Storage): Storage => ({
     ...storage,
     size: async (key) => ((await storage.size(key)) ?? 0) - 1,
   });
-  const test = await startTestWatcher({ root, s3Endpoint: s3.endpoint, wrapStorage: lying });
+  const test = await startTestWatcher({ corefileDir, s3Endpoint: s3.endpoint, wrapStorage: lying });
   try {
-    await Deno.mkdir(`${root}/ns/pod-1/app`, { recursive: true });
-    const path = `${root}/ns/pod-1/app/core.1`;
+    await Deno.mkdir(`${corefileDir}/ns/pod-1/app`, { recursive: true });
+    const path = `${corefileDir}/ns/pod-1/app/core.1`;
     await Deno.writeTextFile(path, "core that fails verification");
     await waitFor(
       "a failed verification",

@@ -40,11 +40,11 @@ function silentServer(): { port: number; close(): void } {
 }
 
 async function watcherUntilSigterm(
-  root: string,
+  corefileDir: string,
   endpoint: string,
   options: { graceMs: number; beforeSignal: (logs: string[]) => Promise<void> },
 ) {
-  const config = parseConfig(testConfigYaml({ root, s3Endpoint: endpoint, watcherYaml: ["Kubernetes: off"] }));
+  const config = parseConfig(testConfigYaml({ corefileDir, s3Endpoint: endpoint, watcherYaml: ["Kubernetes: off"] }));
   const logs: string[] = [];
   const running = runWatcher(config, createLogger({ write: (line) => logs.push(line) }), {
     shutdownGraceMs: options.graceMs,
@@ -68,9 +68,9 @@ Deno.test({
   fn: async () => {
     assert.ok(SHUTDOWN_GRACE_MS >= 30_000, "long enough for a large core's last part");
     const s3 = silentServer();
-    const root = await Deno.makeTempDir({ prefix: "coredog-shutdown-" });
+    const corefileDir = await Deno.makeTempDir({ prefix: "coredog-shutdown-" });
     try {
-      const idle = await watcherUntilSigterm(root, `http://127.0.0.1:${s3.port}`, {
+      const idle = await watcherUntilSigterm(corefileDir, `http://127.0.0.1:${s3.port}`, {
         graceMs: 20_000,
         beforeSignal: async () => {},
       });
@@ -80,11 +80,11 @@ Deno.test({
       assert.ok(idle.logs.some((l) => l.includes('msg="coredog watcher stopped"')));
 
       const graceMs = 1_500;
-      const hung = await watcherUntilSigterm(root, `http://127.0.0.1:${s3.port}`, {
+      const hung = await watcherUntilSigterm(corefileDir, `http://127.0.0.1:${s3.port}`, {
         graceMs,
         beforeSignal: async (logs) => {
-          await Deno.mkdir(`${root}/default/app/main`, { recursive: true });
-          await Deno.writeTextFile(`${root}/default/app/main/core.1`, "not an ELF core, but a file to upload\n");
+          await Deno.mkdir(`${corefileDir}/default/app/main`, { recursive: true });
+          await Deno.writeTextFile(`${corefileDir}/default/app/main/core.1`, "not an ELF core, but a file to upload\n");
           await waitFor("the upload to start", () => logs.some((l) => l.includes("capture a file:")), 20_000);
         },
       });
@@ -95,7 +95,7 @@ Deno.test({
       assert.ok(hung.logs.some((l) => l.includes('msg="coredog watcher stopped"')));
     } finally {
       s3.close();
-      await Deno.remove(root, { recursive: true });
+      await Deno.remove(corefileDir, { recursive: true });
     }
   },
 });

@@ -345,7 +345,7 @@ Deno.test("when every selected container clashes, nothing is added, not even the
   assert.deepEqual(device.warnings, ['coredog: container "app" not injected: it already has a device at /corefile']);
 });
 
-Deno.test("a dump root the apiserver would refuse as a hostPath is reported", () => {
+Deno.test("CorefileDir the apiserver would refuse as a hostPath is reported", () => {
   assert.equal(corefileDirProblem("/data/coredog-system/dumps"), undefined);
   assert.match(corefileDirProblem("data/dumps") ?? "", /absolute/);
   assert.match(corefileDirProblem("/data/../dumps") ?? "", /\.\./);

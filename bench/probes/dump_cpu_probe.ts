@@ -47,7 +47,7 @@ if (import.meta.main) {
     console.log(`idle 2000 ms: ${diff(idle0, threads(rig.watcher.pid))}`);
     let atDump = new Map<string, number>();
     let closeThreads: Map<string, number> | undefined;
-    const crash = await crashWithCore(binary, join(rig.root, "probe/p/app"), {
+    const crash = await crashWithCore(binary, join(rig.corefileDir, "probe/p/app"), {
       dataMiB,
       reservedMiB: 0,
       seed: 1,

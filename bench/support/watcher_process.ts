@@ -21,8 +21,8 @@ const STARTUP_TIMEOUT_MS = 120_000;
 
 /** Options of {@linkcode startWatcherProcess}. */
 export interface WatcherProcessOptions {
-  /** The dump root (`CorefileDir`). */
-  root: string;
+  /** `CorefileDir`. */
+  corefileDir: string;
   /** Where the configuration file goes. */
   dir: string;
   s3Endpoint: string;
@@ -54,7 +54,7 @@ export interface WatcherProcess {
 /** The configuration the benchmarks run the watcher on: defaults except storage, channel and the API. */
 export function watcherConfigYaml(options: WatcherProcessOptions): string {
   return [
-    `CorefileDir: ${options.root}`,
+    `CorefileDir: ${options.corefileDir}`,
     "ClusterName: bench",
     ...s3StorageYaml(options.s3Endpoint),
     "Watcher:",

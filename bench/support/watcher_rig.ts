@@ -17,8 +17,8 @@ const DIR_MODE = 0o1733;
 
 /** A watcher with its S3 server and receiver. */
 export interface WatcherRig {
-  /** The dump root. */
-  root: string;
+  /** CorefileDir. */
+  corefileDir: string;
   s3: S3Process;
   receiver: NotificationReceiver;
   watcher: WatcherProcess;
@@ -30,7 +30,7 @@ export interface WatcherRig {
 
 /** Options of {@linkcode startWatcherRig}. */
 export interface WatcherRigOptions {
-  /** Directories to create under the dump root before the watcher starts, relative to it. */
+  /** Directories to create under CorefileDir before the watcher starts, relative to it. */
   podDirs?: string[];
   /** Extra `Watcher:` keys. */
   watcherYaml?: string[];
@@ -38,14 +38,14 @@ export interface WatcherRigOptions {
 
 /** Starts the S3 server, the receiver and a watcher on `<workDir>/dumps`. */
 export async function startWatcherRig(workDir: string, options: WatcherRigOptions = {}): Promise<WatcherRig> {
-  const root = join(workDir, "dumps");
-  await Deno.mkdir(root, { recursive: true });
+  const corefileDir = join(workDir, "dumps");
+  await Deno.mkdir(corefileDir, { recursive: true });
   const made = new Set<string>();
   for (const dir of options.podDirs ?? []) {
     // Each level gets the mode, as the watcher leaves namespace, pod and container directories.
     const parts = dir.split("/");
     for (let i = 1; i <= parts.length; i++) {
-      const path = join(root, ...parts.slice(0, i));
+      const path = join(corefileDir, ...parts.slice(0, i));
       if (made.has(path)) continue;
       made.add(path);
       try {
@@ -62,7 +62,7 @@ export async function startWatcherRig(workDir: string, options: WatcherRigOption
   let watcher: WatcherProcess;
   try {
     watcher = await startWatcherProcess({
-      root,
+      corefileDir,
       dir: workDir,
       s3Endpoint: s3.endpoint,
       notifyUrl: receiver.url,
@@ -74,7 +74,7 @@ export async function startWatcherRig(workDir: string, options: WatcherRigOption
     throw error;
   }
   return {
-    root,
+    corefileDir,
     s3,
     receiver,
     watcher,

@@ -30,8 +30,8 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- toJson $config -}}
 {{- end }}
 
-{{/* CorefileDir: the dump root on the nodes, mounted at the same path in the watcher. */}}
-{{- define "coredog.dumpRoot" -}}
+{{/* CorefileDir: the directory on the nodes, mounted at the same path in the watcher. */}}
+{{- define "coredog.corefileDir" -}}
 {{- $config := include "coredog.config" . | fromJson -}}
 {{- $config.CorefileDir | default "/data/coredog-system/dumps" -}}
 {{- end }}

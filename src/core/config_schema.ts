@@ -173,13 +173,13 @@ export const WATCHER_KEYS: SectionSpec = {
     type: { kind: "string" },
     default: "10%",
     doc:
-      "Cap on the dump root's total size (`0` off, `4Gi`, or a share of its file system). Over it, local copies already stored are deleted, oldest first; cores not yet stored are kept.",
+      "Cap on `CorefileDir`'s total size (`0` off, `4Gi`, or a share of its file system). Over it, local copies already stored are deleted, oldest first; cores not yet stored are kept.",
   },
   KeepFree: {
     type: { kind: "string" },
     default: "10%",
     doc:
-      "Free space to leave on the dump root's file system (10% is the kubelet's default eviction threshold). Under it, stored copies go first; then new cores not yet stored are dropped, newest first, with an error log, a metric and a message.",
+      "Free space to leave on `CorefileDir`'s file system (10% is the kubelet's default eviction threshold). Under it, stored copies go first; then new cores not yet stored are dropped, newest first, with an error log, a metric and a message.",
   },
   MaxCoreSize: {
     type: { kind: "string" },
@@ -218,7 +218,7 @@ export const TOP_LEVEL_KEYS: SectionSpec = {
   CorefileDir: {
     type: { kind: "string" },
     default: "/data/coredog-system/dumps",
-    doc: "The dump root on the node: the webhook's hostPath, watched by the watcher.",
+    doc: "The directory on the node that the cores are written to: the webhook's hostPath, watched by the watcher.",
   },
   ClusterName: {
     type: { kind: "string" },

@@ -2,7 +2,7 @@
  * The disk guard's decisions, in the spirit of systemd-coredump's `MaxUse=`
  * and `KeepFree=`:
  *
- * - over `MaxUse` (the dump root's total) or under `KeepFree` (free space on
+ * - over `MaxUse` (CorefileDir's total) or under `KeepFree` (free space on
  *   its file system), local copies that are already stored go first, oldest
  *   first;
  * - cores not yet stored are kept while the node has room, even over
@@ -40,11 +40,11 @@ export interface DiskActions<T extends LocalCore = LocalCore> {
   evict: T[];
   /** Cores not yet stored to drop (newest first): the node would run out otherwise. */
   drop: T[];
-  /** True when the dump root stays over `MaxUse` with cores not yet stored (kept while there is room). */
+  /** True when CorefileDir stays over `MaxUse` with cores not yet stored (kept while there is room). */
   overMaxUse: boolean;
 }
 
-/** Decides what to delete so that the dump root and its file system stay within `limits`. */
+/** Decides what to delete so that CorefileDir and its file system stay within `limits`. */
 export function planDiskActions<T extends LocalCore>(
   cores: T[],
   state: { usedBytes: number; freeBytes: number; limits: DiskLimits },

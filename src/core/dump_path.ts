@@ -1,6 +1,6 @@
 /**
  * Attribution of a core file to its namespace, pod and container from where
- * it lies under the dump root.
+ * it lies under CorefileDir.
  *
  * Two layouts are understood:
  * - `<root>/<namespace>/<pod>/<container>/<file>`: what the webhook injects
@@ -23,7 +23,7 @@ export type Attribution =
     namespace: string;
     pod: string;
     container: string;
-    /** Path below the dump root. */
+    /** Path below CorefileDir. */
     relative: string;
   }
   | {
@@ -65,7 +65,7 @@ export function isDnsSubdomain(name: string): boolean {
 export function parseDumpPath(corefileDir: string, path: string): Attribution {
   const relative = posix.relative(posix.resolve(corefileDir), posix.resolve(path));
   if (relative === "" || relative.startsWith("..") || posix.isAbsolute(relative)) {
-    return { kind: "unattributed", reason: "not under the dump root", relative: path };
+    return { kind: "unattributed", reason: "not under CorefileDir", relative: path };
   }
   const parts = relative.split("/");
   if (parts.length < 3) {
@@ -90,7 +90,7 @@ export function parseDumpPath(corefileDir: string, path: string): Attribution {
 }
 
 /**
- * Depth of a directory below the dump root: 1 for a namespace directory,
+ * Depth of a directory below CorefileDir: 1 for a namespace directory,
  * 2 for a pod directory, 3 for a container directory.
  */
 export function directoryDepth(corefileDir: string, dir: string): number {

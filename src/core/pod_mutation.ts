@@ -54,7 +54,7 @@ export interface Mutation {
 
 /** Options of {@linkcode mutateAdmission}. */
 export interface MutationOptions {
-  /** The dump root on the nodes (`CorefileDir`), the hostPath of the volume. */
+  /** `CorefileDir`, the directory on the nodes and the hostPath of the volume. */
   corefileDir: string;
 }
 

@@ -1,7 +1,7 @@
 /**
  * The JSON Patch that gives a pod its dump directories.
  *
- * One hostPath volume `coredog-corefile` on the dump root, and in each
+ * One hostPath volume `coredog-corefile` on CorefileDir, and in each
  * selected container an env var `COREDOG_POD_NAME` (downward API) and a
  * volumeMount with `subPathExpr: <namespace>/$(COREDOG_POD_NAME)/<container>`.
  * A controller-made pod has no name during admission, so the per-pod
@@ -40,7 +40,7 @@ const POD_NAME_ENV = "COREDOG_POD_NAME";
 export interface PatchPlan {
   /** The pod's namespace (`request.namespace`). */
   namespace: string;
-  /** The dump root on the node (`CorefileDir`). */
+  /** `CorefileDir`, the directory on the node. */
   corefileDir: string;
   /** Normalised mount path from `coredog.io/path`. */
   mountPath: string;
@@ -61,20 +61,20 @@ export interface PodPatch {
 
 /**
  * `<namespace>/$(COREDOG_POD_NAME)/<container>`, the dump directory of one
- * container relative to the dump root, as the watcher expects it.
+ * container relative to CorefileDir, as the watcher expects it.
  */
 export function subPathExpr(namespace: string, container: string): string {
   return `${namespace}/$(${POD_NAME_ENV})/${container}`;
 }
 
 /**
- * Problems with a dump root as a hostPath (the apiserver rejects `..`
+ * Problems with CorefileDir as a hostPath (the apiserver rejects `..`
  * in hostPath paths), or undefined when it is usable.
  */
 export function corefileDirProblem(root: string): string | undefined {
-  if (!root.startsWith("/")) return `the dump root ${root} must be an absolute path`;
-  if (root.split("/").includes("..")) return `the dump root ${root} must not contain ".."`;
-  if (normaliseMountPath(root) === "/") return "the dump root must not be /";
+  if (!root.startsWith("/")) return `CorefileDir ${root} must be an absolute path`;
+  if (root.split("/").includes("..")) return `CorefileDir ${root} must not contain ".."`;
+  if (normaliseMountPath(root) === "/") return "CorefileDir must not be /";
   return undefined;
 }
 
@@ -122,7 +122,7 @@ export function buildPodPatch(pod: AdmissionPod, plan: PatchPlan): PodPatch {
 type ContainerResult = { operations: JsonPatchOperation[] } | { conflict: string };
 
 function containerPatch(container: AdmissionContainer, at: string, plan: PatchPlan): ContainerResult {
-  // The name becomes a directory under the dump root: a name such as
+  // The name becomes a directory under CorefileDir: a name such as
   // "../x" (which the apiserver would reject anyway) must not reach the path.
   if (!isDnsLabel(container.name!)) return { conflict: "its name is not a valid container name" };
   const expr = subPathExpr(plan.namespace, container.name!);

@@ -21,9 +21,9 @@ export interface WatcherSettings {
   /** Mode for new pod and container directories, or undefined to leave them alone. */
   dirMode: number | undefined;
   kubernetes: "auto" | "off";
-  /** Cap on the dump root's total size. */
+  /** Cap on CorefileDir's total size. */
   maxUse: SizeSpec;
-  /** Free space to leave on the dump root's file system. */
+  /** Free space to leave on CorefileDir's file system. */
   keepFree: SizeSpec;
   /** Largest core stored, bytes; undefined means no limit. */
   maxCoreBytes: number | undefined;

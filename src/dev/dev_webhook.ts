@@ -20,7 +20,7 @@ export const DEV_WEBHOOK_PORT = 8443;
 export interface DevWebhookOptions {
   /** The quickstart's directory (`.coredog`); certificates go to `<dir>/webhook-tls/`, the sample next to them. */
   dir: string;
-  /** The dump root the injected hostPath points at. */
+  /** CorefileDir the injected hostPath points at. */
   corefileDir: string;
   logger: Logger;
   /** 0 picks a free port. */

@@ -9,7 +9,7 @@
 import type fs from "node:fs";
 import { chmodSync } from "node:fs";
 
-/** Depths below the dump root that get the mode: namespace 1, pod 2, container 3. */
+/** Depths below CorefileDir that get the mode: namespace 1, pod 2, container 3. */
 const MODE_DEPTHS = { first: 1, last: 3 };
 
 /**

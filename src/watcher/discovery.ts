@@ -1,5 +1,5 @@
 /**
- * Finds every file under the dump root.
+ * Finds every file under CorefileDir.
  *
  * File-system events (`Deno.watchFs`, run by `fs_events.ts`) are only
  * hints: they are dropped silently when the consumer is slow, files
@@ -49,7 +49,7 @@ export interface DiscoveryOptions {
   onScanComplete?(): void;
 }
 
-/** Watches the dump root. */
+/** Watches CorefileDir. */
 export class Discovery {
   #options: DiscoveryOptions;
   #watcher: FileEventStream | undefined;
@@ -189,7 +189,7 @@ export class Discovery {
 
   #file(path: string, stat: fs.Stats, closed: boolean): void {
     if (stat.isFIFO() && !this.#fifos.hold(path, stat.ino)) {
-      this.#logOnce("fifo-cap", "too many FIFOs under the dump root; file events may stall until they are removed", {
+      this.#logOnce("fifo-cap", "too many FIFOs under CorefileDir; file events may stall until they are removed", {
         path,
       });
     }
@@ -226,14 +226,14 @@ export class Discovery {
       await this.#checkEvents();
       return;
     }
-    this.#options.logger.warn("dump root was removed or replaced; rebuilding the watch", {
+    this.#options.logger.warn("CorefileDir was removed or replaced; rebuilding the watch", {
       corefile_dir: this.#options.corefileDir,
     });
     this.#closeWatch();
     try {
       await this.#ensureRoot();
     } catch (error) {
-      this.#options.logger.error("cannot recreate the dump root", {
+      this.#options.logger.error("cannot recreate CorefileDir", {
         corefile_dir: this.#options.corefileDir,
         error: String(error),
       });

@@ -98,7 +98,7 @@ export class DiskGuard {
       }, this.#deps);
     }
     if (plan.overMaxUse && !this.#overMaxUse) {
-      logger.warn("dump root over Watcher.MaxUse with cores not yet stored; keeping them while the node has room", {
+      logger.warn("CorefileDir over Watcher.MaxUse with cores not yet stored; keeping them while the node has room", {
         used_bytes: usedBytes,
         max_use: describeSize(config.watcher.maxUse),
       });

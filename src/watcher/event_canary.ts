@@ -1,5 +1,5 @@
 /**
- * Tells whether file events still flow. A canary file at the dump root is
+ * Tells whether file events still flow. A canary file at CorefileDir is
  * touched every check; when its event has not come back by the next check,
  * the event stream is stalled (a FIFO, see `fifo_guard.ts`, or a lost
  * watch). The first stalled check asks for a rescan, which holds any FIFO
@@ -66,7 +66,7 @@ export class EventCanary {
       this.#stalledChecks = 0;
       return "none";
     }
-    if (!this.#stalled) logger.warn("file events stalled; rescanning the dump root", { corefile_dir: corefileDir });
+    if (!this.#stalled) logger.warn("file events stalled; rescanning CorefileDir", { corefile_dir: corefileDir });
     this.#stalled = true;
     this.#stalledChecks++;
     if (this.#stalledChecks === 1) return "rescan";

@@ -1,5 +1,5 @@
 /**
- * Keeps FIFOs under the dump root from freezing file-system events.
+ * Keeps FIFOs under CorefileDir from freezing file-system events.
  *
  * `Deno.watchFs` compares every event's path with the watched root by
  * opening it (`same_file::is_same_file` in Deno's `fs_events.rs`), read-only
@@ -19,7 +19,7 @@ import fs from "node:fs";
 /** FIFOs held at most; beyond this, rescans still find every core. */
 const MAX_HELD_FIFOS = 1024;
 
-/** Holds a writer open on each FIFO found under the dump root. */
+/** Holds a writer open on each FIFO found under CorefileDir. */
 export class FifoGuard {
   #held = new Map<string, { fd: number; ino: number }>();
 

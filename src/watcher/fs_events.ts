@@ -1,5 +1,5 @@
 /**
- * File-system events of the dump root, from a worker: inotify through FFI
+ * File-system events of CorefileDir, from a worker: inotify through FFI
  * (`inotify_ffi.ts`), or `Deno.watchFs` when FFI is not allowed.
  *
  * What follows is about the `Deno.watchFs` fallback.

@@ -1,5 +1,5 @@
 /**
- * One watcher per dump root. Two watchers on one root (a second DaemonSet,
+ * One watcher per CorefileDir. Two watchers on one root (a second DaemonSet,
  * a debugging copy, a rolling update that overlaps) would upload cores
  * twice and could delete a file the other is still reading. An exclusive
  * `flock` on a file in the state directory keeps the second one waiting
@@ -35,7 +35,7 @@ export async function acquireRootLock(
   while (!(await file.tryLock(true))) {
     if (!announced) {
       const current = await Deno.readTextFile(path).catch(() => "");
-      options.logger.warn("another watcher is running on this dump root; waiting until it stops", {
+      options.logger.warn("another watcher is running on CorefileDir; waiting until it stops", {
         lock: path,
         holder: current.trim() || "unknown",
       });
@@ -45,7 +45,7 @@ export async function acquireRootLock(
   }
   await file.truncate(0);
   await file.write(new TextEncoder().encode(`${options.holder}\n`));
-  if (announced) options.logger.info("took over the dump root", { lock: path });
+  if (announced) options.logger.info("took over CorefileDir", { lock: path });
   return {
     release() {
       try {

@@ -1,5 +1,5 @@
 /**
- * Walks the dump root (or one directory of it) and reports every entry
+ * Walks CorefileDir (or one directory of it) and reports every entry
  * that is not a directory. Synchronous calls in chunks, a depth limit, and
  * a memo of each directory's timestamps so that a rescan reads only the
  * directories that changed.

@@ -47,7 +47,7 @@ export interface Watcher {
   ready(): boolean;
   /** Files found but not yet stored. */
   pending(): number;
-  /** Rescans the dump root now. */
+  /** Rescans CorefileDir now. */
   scan(): Promise<void>;
   /** Stops discovery, finishes uploads in progress, sends queued messages. */
   stop(): Promise<void>;

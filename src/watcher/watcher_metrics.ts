@@ -32,7 +32,7 @@ export function createWatcherMetrics(): WatcherMetrics {
   const registry = new Registry();
   return {
     registry,
-    coresSeen: registry.counter("coredog_cores_seen_total", "Core files found under the dump root"),
+    coresSeen: registry.counter("coredog_cores_seen_total", "Core files found under CorefileDir"),
     coresUploaded: registry.counter("coredog_cores_uploaded_total", "Cores stored and verified"),
     uploadFailures: registry.counter(
       "coredog_upload_failures_total",

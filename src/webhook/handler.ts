@@ -26,7 +26,7 @@ const MAX_BODY_BYTES = 6 * 1024 * 1024;
 
 /** Options of {@linkcode createWebhookHandler}. */
 export interface WebhookHandlerOptions {
-  /** The dump root on the nodes (`CorefileDir`). */
+  /** `CorefileDir`, the directory on the nodes. */
   corefileDir: string;
   logger: Logger;
   metrics: WebhookMetrics;

@@ -22,7 +22,7 @@ export const DEFAULT_WEBHOOK_PORT = 8443;
 
 /** Options of {@linkcode startWebhookServer}. */
 export interface WebhookServerOptions extends Partial<CertificateFiles> {
-  /** The dump root on the nodes (`CorefileDir`), the hostPath of the injected volume. */
+  /** `CorefileDir`, the directory on the nodes and the hostPath of the injected volume. */
   corefileDir: string;
   logger: Logger;
   /** HTTPS port; {@linkcode DEFAULT_WEBHOOK_PORT} by default, 0 picks a free one. */
@@ -62,7 +62,7 @@ export interface WebhookServer {
  * first be read and loaded (or, without files, at the first
  * `useCertificate`); until then the server waits.
  *
- * @throws {Error} when the dump root cannot be a hostPath or the health
+ * @throws {Error} when CorefileDir cannot be a hostPath or the health
  * port cannot be bound.
  */
 export function startWebhookServer(options: WebhookServerOptions): WebhookServer {

@@ -13,7 +13,7 @@ import type { AdmissionReview, AdmissionReviewResponse } from "../../src/core/ad
 /** Directory of the AdmissionReview fixtures. */
 export const FIXTURES = fileURLToPath(new URL("../fixtures/admission/", import.meta.url));
 
-/** The dump root the tests configure (the default `CorefileDir`). */
+/** The `CorefileDir` the tests configure (the default one). */
 export const COREFILE_DIR = "/data/coredog-system/dumps";
 
 // deno-lint-ignore no-explicit-any
@@ -91,7 +91,7 @@ export function coredogMounts(pod: Json, mountPath: string): Record<string, stri
   for (const container of [...pod.spec.containers, ...(pod.spec.initContainers ?? [])]) {
     for (const mount of container.volumeMounts ?? []) {
       if (mount.name === "coredog-corefile") {
-        assert.equal(mount.mountPath, mountPath, `container ${container.name} mounts the dump root elsewhere`);
+        assert.equal(mount.mountPath, mountPath, `container ${container.name} mounts CorefileDir elsewhere`);
         found[container.name] = mount.subPathExpr;
       }
     }
@@ -99,7 +99,7 @@ export function coredogMounts(pod: Json, mountPath: string): Record<string, stri
   return found;
 }
 
-/** Asserts the pod-level parts of an injection: one hostPath volume on the dump root, and the annotation. */
+/** Asserts the pod-level parts of an injection: one hostPath volume on CorefileDir, and the annotation. */
 export function assertInjectedPod(pod: Json, containers: string[]): void {
   const ours = (pod.spec.volumes ?? []).filter((v: Json) => v.name === "coredog-corefile");
   assert.deepEqual(ours, [{ name: "coredog-corefile", hostPath: { path: COREFILE_DIR, type: "DirectoryOrCreate" } }]);

@@ -48,7 +48,7 @@ export const LAYOUT = {
  */
 export async function fillCliBucket(count: number, options: { kube?: KubeClient } = {}): Promise<CliBucket> {
   const dir = await Deno.makeTempDir({ prefix: "coredog-cli-" });
-  const root = join(dir, "dumps");
+  const corefileDir = join(dir, "dumps");
   const staging = join(dir, "staging");
   await Deno.mkdir(staging, { recursive: true });
   const s3 = await startS3Server(dir);
@@ -56,7 +56,7 @@ export async function fillCliBucket(count: number, options: { kube?: KubeClient 
   try {
     const watcherOptions = {
       kube: options.kube,
-      root,
+      corefileDir,
       s3Endpoint: s3.endpoint,
       storageYaml: ["DeleteLocalCorefile: true"],
       watcherYaml: ["UploadConcurrency: 4"],
@@ -65,11 +65,11 @@ export async function fillCliBucket(count: number, options: { kube?: KubeClient 
     for (const namespace of LAYOUT.namespaces) {
       for (const pod of LAYOUT.pods) {
         for (const container of LAYOUT.containers) {
-          await Deno.mkdir(join(root, namespace, pod, container), { recursive: true });
+          await Deno.mkdir(join(corefileDir, namespace, pod, container), { recursive: true });
         }
       }
     }
-    await Deno.mkdir(join(root, "team-a", "crashy-5f7b9-qwert", "app"), { recursive: true });
+    await Deno.mkdir(join(corefileDir, "team-a", "crashy-5f7b9-qwert", "app"), { recursive: true });
     watcher = await startTestWatcher(watcherOptions);
     const configPath = join(dir, "coredog.yaml");
     await Deno.writeTextFile(configPath, testConfigYaml(watcherOptions));
@@ -100,14 +100,14 @@ export async function fillCliBucket(count: number, options: { kube?: KubeClient 
       const staged = join(staging, name);
       await Deno.writeFile(staged, bytes);
       await Deno.utime(staged, core.crashedAtMs / 1000, core.crashedAtMs / 1000);
-      await Deno.rename(staged, join(root, namespace, pod, container, name));
+      await Deno.rename(staged, join(corefileDir, namespace, pod, container, name));
     }
-    // Crashed outside the dump root and moved in with its time set, so the watcher sees it once, complete.
+    // Crashed outside CorefileDir and moved in with its time set, so the watcher sees it once, complete.
     const realStaged = await makeRealCore(join(staging, "real"));
     const bytes = await Deno.readFile(realStaged);
     const realTime = now / 1000;
     await Deno.utime(realStaged, realTime, realTime);
-    const realDir = join(root, "team-a", "crashy-5f7b9-qwert", "app");
+    const realDir = join(corefileDir, "team-a", "crashy-5f7b9-qwert", "app");
     await Deno.rename(realStaged, join(realDir, "core.bash.1"));
     const stored = () => watcher!.watcher.metrics.coresUploaded.get();
     try {

@@ -31,8 +31,8 @@ export interface TestWatcher {
 
 /** Options of {@linkcode startTestWatcher}. */
 export interface TestWatcherOptions {
-  /** Dump root. */
-  root: string;
+  /** `CorefileDir` of the test watcher's configuration. */
+  corefileDir: string;
   /** S3 endpoint; local storage under `localDir` when absent. */
   s3Endpoint?: string;
   localDir?: string;
@@ -61,7 +61,7 @@ export function testConfigYaml(options: TestWatcherOptions): string {
     ]
     : ["  protocol: local", `  CFSMountPath: ${options.localDir}`];
   return [
-    `CorefileDir: ${options.root}`,
+    `CorefileDir: ${options.corefileDir}`,
     "StorageConfig:",
     ...storage,
     ...(options.storageYaml ?? []).map((l) => `  ${l}`),

@@ -16,7 +16,8 @@ export interface WatcherProcess extends RunningProcess {
 
 /** Options of {@linkcode startWatcherProcess}. */
 export interface WatcherProcessOptions {
-  root: string;
+  /** `CorefileDir` of the configuration it writes. */
+  corefileDir: string;
   /** S3 endpoint; else a directory store in `localDir`. */
   s3Endpoint?: string;
   localDir?: string;
@@ -24,7 +25,7 @@ export interface WatcherProcessOptions {
   storageYaml?: string[];
 }
 
-/** Writes a config next to the dump root and starts `src/watcher/main.ts` on it. */
+/** Writes a config next to CorefileDir and starts `src/watcher/main.ts` on it. */
 export async function startWatcherProcess(configPath: string, options: WatcherProcessOptions): Promise<WatcherProcess> {
   const metricsPort = freePort();
   const storage = options.s3Endpoint
@@ -33,7 +34,7 @@ export async function startWatcherProcess(configPath: string, options: WatcherPr
   await Deno.writeTextFile(
     configPath,
     [
-      `CorefileDir: ${options.root}`,
+      `CorefileDir: ${options.corefileDir}`,
       "StorageConfig:",
       ...storage,
       ...(options.storageYaml ?? []).map((l) => `  ${l}`),

@@ -199,7 +199,7 @@ async function prepareOnce(): Promise<Setup> {
     }),
   );
 
-  const root = join(dir, "dumps");
+  const corefileDir = join(dir, "dumps");
   const storage = ["s3Region: us-east-1", `S3Bucket: ${BUCKET}`, `S3Endpoint: ${tier.minio.endpoint}`];
   const env = {
     COREDOG_S3_ACCESS_KEY_ID: tier.minio.accessKeyId,
@@ -208,7 +208,7 @@ async function prepareOnce(): Promise<Setup> {
   const watcher = await startWatcherRole({
     dir,
     kubeconfig: watcherIdentity.kubeconfig,
-    root,
+    corefileDir,
     healthPort: freePort(),
     storage,
     nodeName: NODE_NAME,
@@ -228,7 +228,7 @@ async function prepareOnce(): Promise<Setup> {
     [RESTRICTED, "locked-0", "app"],
   ];
   for (const [namespace, pod, container] of places) {
-    const core = await makeRealCore(join(root, namespace, pod, container));
+    const core = await makeRealCore(join(corefileDir, namespace, pod, container));
     const bytes = await Deno.readFile(core);
     // One at a time, so that the crash times are in this order.
     const record = await eventually(`the metadata of ${namespace}/${pod}/${container}`, async () => {

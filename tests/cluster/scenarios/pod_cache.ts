@@ -35,7 +35,7 @@ const APP_NAMESPACE = "pod-cache";
 
 interface Setup {
   dir: string;
-  root: string;
+  corefileDir: string;
   store: string;
   identity: BoundTokenIdentity;
   watcher: RoleProcess;
@@ -57,23 +57,23 @@ async function prepareOnce(): Promise<Setup> {
   await kubectl(["create", "namespace", APP_NAMESPACE]);
   await waitForNamespace(APP_NAMESPACE);
   const identity = await boundTokenIdentity(join(dir, "identity"), NAMESPACE, "coredog-watcher");
-  const root = join(dir, "dumps");
+  const corefileDir = join(dir, "dumps");
   const store = join(dir, "store");
   const healthPort = freePort();
-  const watcher = await startWatcher({ dir, root, store, kubeconfig: identity.kubeconfig, healthPort });
+  const watcher = await startWatcher({ dir, corefileDir, store, kubeconfig: identity.kubeconfig, healthPort });
   await waitForRoleLine(watcher, /pod cache synced/);
-  return { dir, root, store, identity, watcher, healthPort };
+  return { dir, corefileDir, store, identity, watcher, healthPort };
 }
 
 async function startWatcher(
-  options: { dir: string; root: string; store: string; kubeconfig: string; healthPort: number },
+  options: { dir: string; corefileDir: string; store: string; kubeconfig: string; healthPort: number },
 ): Promise<RoleProcess> {
-  await Deno.mkdir(options.root, { recursive: true });
+  await Deno.mkdir(options.corefileDir, { recursive: true });
   await Deno.mkdir(options.store, { recursive: true });
   const watcher = await startWatcherRole({
     dir: await Deno.makeTempDir({ dir: options.dir }),
     kubeconfig: options.kubeconfig,
-    root: options.root,
+    corefileDir: options.corefileDir,
     healthPort: options.healthPort,
     storage: ["protocol: local", `CFSMountPath: ${options.store}`],
     nodeName: NODE_NAME,
@@ -90,9 +90,9 @@ async function lookups(s: Setup): Promise<{ cache: number; tombstone: number; ap
   return { cache: count("cache"), tombstone: count("tombstone"), api: count("api") };
 }
 
-/** Puts a real core under `<root>/<ns>/<pod>/<container>/` and returns its stored metadata. */
+/** Puts a real core under `<CorefileDir>/<ns>/<pod>/<container>/` and returns its stored metadata. */
 async function coreOf(s: Setup, pod: string, container: string): Promise<Json> {
-  await makeRealCore(join(s.root, APP_NAMESPACE, pod, container));
+  await makeRealCore(join(s.corefileDir, APP_NAMESPACE, pod, container));
   const dir = join(s.store, "corefiles", APP_NAMESPACE, pod, container);
   return await eventually(`the metadata of ${pod}'s core`, async () => {
     for await (const entry of Deno.readDir(dir)) {
@@ -255,7 +255,7 @@ Deno.test("a watcher whose ServiceAccount lacks the chart's roles cannot list po
   const identity = await boundTokenIdentity(join(s.dir, "no-roles"), NAMESPACE, "no-roles");
   const watcher = await startWatcher({
     dir: s.dir,
-    root: join(s.dir, "dumps-no-roles"),
+    corefileDir: join(s.dir, "dumps-no-roles"),
     store: join(s.dir, "store-no-roles"),
     kubeconfig: identity.kubeconfig,
     healthPort: freePort(),

@@ -60,7 +60,7 @@ async function startS3Watcher(dir: string, storage: string[]): Promise<RoleProce
   const tier = loadTier();
   const watcher = await startWatcherRole({
     dir,
-    root: join(dir, "dumps"),
+    corefileDir: join(dir, "dumps"),
     healthPort: freePort(),
     storage: ["s3Region: us-east-1", ...storage],
     watcher: ["Kubernetes: off"],

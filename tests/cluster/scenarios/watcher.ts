@@ -1,7 +1,7 @@
 /**
  * The watcher on the real control plane, as a host process authenticated
  * with a TokenRequest token of the chart's watcher ServiceAccount: a real
- * core under `<root>/<ns>/<pod>/<container>/` of a Deployment's pod is
+ * core under `<CorefileDir>/<ns>/<pod>/<container>/` of a Deployment's pod is
  * enriched from the real API, its CoreDumpCaptured Event is listed by
  * kubectl, the directory of a deleted pod is swept, and a ServiceAccount
  * without the chart's roles is refused by the real authorizer.
@@ -28,7 +28,7 @@ const WATCHER = `system:serviceaccount:${NAMESPACE}:coredog-watcher`;
 
 interface Setup {
   dir: string;
-  root: string;
+  corefileDir: string;
   store: string;
   kubeconfig: string;
   pod: Json;
@@ -53,16 +53,16 @@ async function prepareOnce(): Promise<Setup> {
     return list.items[0] as Json | undefined;
   }, 60_000);
   const identity = await serviceAccountIdentity(dir, NAMESPACE, "coredog-watcher");
-  return { dir, root: join(dir, "dumps"), store: join(dir, "store"), kubeconfig: identity.kubeconfig, pod };
+  return { dir, corefileDir: join(dir, "dumps"), store: join(dir, "store"), kubeconfig: identity.kubeconfig, pod };
 }
 
 async function startWatcher(s: Setup, kubeconfig: string, extra: string[] = []): Promise<RoleProcess> {
-  await Deno.mkdir(s.root, { recursive: true });
+  await Deno.mkdir(s.corefileDir, { recursive: true });
   await Deno.mkdir(s.store, { recursive: true });
   const watcher = await startWatcherRole({
     dir: await Deno.makeTempDir({ dir: s.dir }),
     kubeconfig,
-    root: s.root,
+    corefileDir: s.corefileDir,
     healthPort: freePort(),
     storage: ["protocol: local", `CFSMountPath: ${s.store}`],
     watcher: extra,
@@ -104,7 +104,7 @@ Deno.test("a real core of a Deployment's pod is enriched from the real API and i
   const watcher = await startWatcher(s, s.kubeconfig);
   try {
     const podName = s.pod.metadata.name as string;
-    const core = await makeRealCore(join(s.root, APP_NAMESPACE, podName, "web"));
+    const core = await makeRealCore(join(s.corefileDir, APP_NAMESPACE, podName, "web"));
     const [metadata] = await eventually("the core's metadata", async () => {
       const found = await storedMetadata(s.store, podName);
       return found.length === 1 ? found : undefined;
@@ -150,12 +150,12 @@ Deno.test("a ServiceAccount without the chart's roles is refused by the real aut
   const s = await prepare();
   await kubectl(["create", "serviceaccount", "no-roles", "-n", NAMESPACE]);
   const identity = await serviceAccountIdentity(join(s.dir, "no-roles"), NAMESPACE, "no-roles");
-  const root = join(s.dir, "dumps-no-roles");
+  const corefileDir = join(s.dir, "dumps-no-roles");
   const store = join(s.dir, "store-no-roles");
-  const watcher = await startWatcher({ ...s, root, store }, identity.kubeconfig);
+  const watcher = await startWatcher({ ...s, corefileDir, store }, identity.kubeconfig);
   try {
     const podName = s.pod.metadata.name as string;
-    await makeRealCore(join(root, APP_NAMESPACE, podName, "web"));
+    await makeRealCore(join(corefileDir, APP_NAMESPACE, podName, "web"));
     const [metadata] = await eventually("the core's metadata", async () => {
       const found = await storedMetadata(store, podName);
       return found.length === 1 ? found : undefined;
@@ -176,7 +176,7 @@ Deno.test("a ServiceAccount without the chart's roles is refused by the real aut
 Deno.test("after kubectl delete pod, the pod's empty directory is swept; a live pod's directory is kept", async () => {
   const s = await prepare();
   const podName = s.pod.metadata.name as string;
-  const goneDir = join(s.root, APP_NAMESPACE, podName);
+  const goneDir = join(s.corefileDir, APP_NAMESPACE, podName);
   await Deno.mkdir(join(goneDir, "web"), { recursive: true });
   await kubectl(["delete", "pod", podName, "-n", APP_NAMESPACE, "--wait=false"]);
   await eventually(
@@ -188,7 +188,7 @@ Deno.test("after kubectl delete pod, the pod's empty directory is swept; a live 
     const list = await getObject(["pods", "-n", APP_NAMESPACE, "-l", "app=web"]) as Json;
     return (list.items as Json[]).find((p) => p.metadata.name !== podName && !p.metadata.deletionTimestamp);
   }, 60_000);
-  const liveDir = join(s.root, APP_NAMESPACE, replacement.metadata.name);
+  const liveDir = join(s.corefileDir, APP_NAMESPACE, replacement.metadata.name);
   await Deno.mkdir(join(liveDir, "web"), { recursive: true });
   // Old enough for a grace of one minute: the sweep runs at start, then every ten minutes.
   const old = new Date(Date.now() - 2 * 60 * 60 * 1000);

@@ -68,7 +68,7 @@ export async function startWebhookRole(options: WebhookRoleOptions): Promise<Rol
 export interface WatcherRoleOptions {
   dir: string;
   kubeconfig?: string;
-  root: string;
+  corefileDir: string;
   healthPort: number;
   /** The lines under StorageConfig. */
   storage: string[];
@@ -84,7 +84,7 @@ export async function startWatcherRole(options: WatcherRoleOptions): Promise<Rol
   await Deno.writeTextFile(
     config,
     [
-      `CorefileDir: ${options.root}`,
+      `CorefileDir: ${options.corefileDir}`,
       "StorageConfig:",
       ...options.storage.map((line) => `  ${line}`),
       "NoticeChannel:",
