@@ -13,12 +13,12 @@
  * @module
  */
 
-import { HeadObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { HeadObjectCommand } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { spawn } from "node:child_process";
-import { S3_ACCESS_KEY, S3_SECRET_KEY } from "./s3_process.ts";
+import { testS3Client } from "../../tests/support/s3_client.ts";
 
 /** One run of the script. */
 export interface LibStorageBaselineResult {
@@ -55,14 +55,7 @@ export async function runLibStorageBaseline(
 }
 
 async function main(core: string, endpoint: string, key: string): Promise<void> {
-  const client = new S3Client({
-    region: "us-east-1",
-    endpoint,
-    forcePathStyle: true,
-    credentials: { accessKeyId: S3_ACCESS_KEY, secretAccessKey: S3_SECRET_KEY },
-    requestChecksumCalculation: "WHEN_REQUIRED",
-    responseChecksumValidation: "WHEN_REQUIRED",
-  });
+  const client = testS3Client(endpoint);
   const zstd = spawn("zstd", ["-1", "-T0", "-q", "-c", core], { stdio: ["ignore", "pipe", "inherit"] });
   const exited = new Promise<void>((resolve, reject) =>
     zstd.on("close", (code) => code === 0 ? resolve() : reject(new Error(`zstd exited ${code}`)))

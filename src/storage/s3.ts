@@ -57,35 +57,19 @@ export function createS3Storage(settings: StorageSettings): Storage {
         const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
         return head.ContentLength;
       } catch (error) {
-        const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-        if (status === 404) return undefined;
+        if (httpStatus(error) === 404) return undefined;
         throw error;
       }
     },
     async putJson(key: string, value: unknown): Promise<void> {
-      await client.send(
-        new PutObjectCommand({
-          Bucket: bucket,
-          Key: key,
-          Body: JSON.stringify(value, null, 2) + "\n",
-          ContentType: "application/json",
-        }),
-      );
+      await client.send(jsonPut(bucket, key, value));
     },
     async createJsonIfAbsent(key: string, value: unknown): Promise<boolean> {
       try {
-        await client.send(
-          new PutObjectCommand({
-            Bucket: bucket,
-            Key: key,
-            Body: JSON.stringify(value, null, 2) + "\n",
-            ContentType: "application/json",
-            IfNoneMatch: "*",
-          }),
-        );
+        await client.send(jsonPut(bucket, key, value, { ifNoneMatch: "*" }));
         return true;
       } catch (error) {
-        const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+        const status = httpStatus(error);
         // 412: it exists; 409: a concurrent conditional write to the same key is in progress (AWS).
         if (status === 412 || status === 409) return false;
         throw error;
@@ -134,4 +118,25 @@ export function createS3Storage(settings: StorageSettings): Storage {
       return { url, expiresAt: new Date(Date.now() + expiresIn * 1000).toISOString() };
     },
   };
+}
+
+/** A PUT of `value` as indented JSON; with `ifNoneMatch: "*"` it only creates. */
+function jsonPut(
+  bucket: string,
+  key: string,
+  value: unknown,
+  options: { ifNoneMatch?: string } = {},
+): PutObjectCommand {
+  return new PutObjectCommand({
+    Bucket: bucket,
+    Key: key,
+    Body: JSON.stringify(value, null, 2) + "\n",
+    ContentType: "application/json",
+    IfNoneMatch: options.ifNoneMatch,
+  });
+}
+
+/** The HTTP status of an SDK error, when the store answered. */
+function httpStatus(error: unknown): number | undefined {
+  return (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
 }

@@ -19,12 +19,6 @@ import { parseWebhookFlags, type WebhookFlags, webhookUsage } from "./flags.ts";
 import { type SelfManagedTls, startSelfManagedTls } from "./self_managed_tls.ts";
 import { startWebhookServer, type WebhookServer } from "./server.ts";
 
-/**
- * Longest wait for requests in flight after SIGTERM. kube-apiserver gives
- * a webhook call at most 30 seconds, so nothing useful is cut off.
- */
-const DRAIN_LIMIT_MS = 30_000;
-
 /** Options of {@linkcode runWebhook}. */
 export interface RunWebhookOptions {
   logger: Logger;
@@ -139,11 +133,8 @@ async function drain(server: WebhookServer, signal: Deno.Signal, flags: WebhookF
   server.drain();
   logger.info("shutting down; finishing requests in flight", { signal, delay_seconds: flags.shutdownDelaySeconds });
   await new Promise((resolve) => setTimeout(resolve, flags.shutdownDelaySeconds * 1000));
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const limit = new Promise<"timeout">((resolve) => timer = setTimeout(() => resolve("timeout"), DRAIN_LIMIT_MS));
-  const result = await Promise.race([server.shutdown().then(() => "done" as const), limit]);
-  clearTimeout(timer);
-  if (result === "timeout") logger.warn("requests still in flight after the drain limit; exiting anyway");
+  const drained = await server.shutdown();
+  if (!drained) logger.warn("requests still in flight after the drain limit; exiting anyway");
   logger.info("coredog webhook stopped");
 }
 

@@ -53,8 +53,11 @@ export interface WebhookServer {
   useCertificate(pair: CertificatePair): void;
   /** Reports not ready from now on, so that endpoints stop sending requests; keeps serving. */
   drain(): void;
-  /** Stops accepting, finishes requests in flight, closes everything. */
-  shutdown(): Promise<void>;
+  /**
+   * Stops accepting, finishes requests in flight, closes everything.
+   * Resolves false when requests were still in flight at the drain limit.
+   */
+  shutdown(): Promise<boolean>;
 }
 
 /**
@@ -170,12 +173,13 @@ export function startWebhookServer(options: WebhookServerOptions): WebhookServer
     drain(): void {
       draining = true;
     },
-    async shutdown(): Promise<void> {
+    async shutdown(): Promise<boolean> {
       draining = true;
       await reloader?.stop();
       rejectListening(new Error("the webhook shut down before a certificate was loaded"));
-      await tls?.shutdown();
+      const drained = (await tls?.shutdown()) ?? true;
       await health?.shutdown();
+      return drained;
     },
   };
 }

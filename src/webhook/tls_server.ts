@@ -66,12 +66,19 @@ export interface ReloadableTlsServer {
    * do not match, a CA certificate); the previous one stays in use.
    */
   reload(pair: CertificatePair): void;
-  /** Stops accepting, waits for requests in flight, then closes every connection. */
-  shutdown(): Promise<void>;
+  /**
+   * Stops accepting, waits for requests in flight, then closes every
+   * connection. Resolves false when requests were still in flight after
+   * {@linkcode DRAIN_MS}.
+   */
+  shutdown(): Promise<boolean>;
 }
 
-/** How long a shutdown waits for requests in flight. */
-const DRAIN_MS = 30_000;
+/**
+ * How long a shutdown waits for requests in flight. kube-apiserver gives
+ * a webhook call at most 30 seconds, so nothing useful is cut off.
+ */
+export const DRAIN_MS = 30_000;
 /**
  * How long the previous server keeps its listener after a swap: the
  * connections it accepted just before finish their handshake and send
@@ -108,6 +115,8 @@ export function serveTls(pair: CertificatePair, options: TlsServerOptions): Relo
   let handover: Promise<void> | undefined;
   let pending: CertificatePair | undefined;
   let stopping = false;
+  /** What the first shutdown resolves with; every later call gets the same. */
+  let drained: Promise<boolean> | undefined;
 
   function open(next: CertificatePair, port: number): Serving {
     const serving: Serving = { retiring: false } as Serving;
@@ -120,9 +129,10 @@ export function serveTls(pair: CertificatePair, options: TlsServerOptions): Relo
       // Deno.serve prints "Listening on ..." without it; the webhook logs its own line.
       onListen: () => {},
       onError,
-    }, async (request) => {
-      const response = await options.handler(request);
-      return serving.retiring ? withConnectionClose(response) : response;
+    }, (request) => {
+      const response = options.handler(request);
+      // Only a retiring server pays for the extra step.
+      return serving.retiring ? Promise.resolve(response).then(withConnectionClose) : response;
     });
     const prepared = prepareNewestListener(serving.server.addr.port);
     serving.fd = prepared.fd;
@@ -163,6 +173,13 @@ export function serveTls(pair: CertificatePair, options: TlsServerOptions): Relo
     while (previous.fd !== undefined && isListening(previous.fd, port) && Date.now() < deadline) await sleep(5);
   }
 
+  function stopAll(): Promise<boolean> {
+    stopping = true;
+    pending = undefined;
+    const stopped = Promise.all([...servers].map(stop)).then(() => true);
+    return Promise.race([stopped, sleep(DRAIN_MS).then(() => false)]);
+  }
+
   const listening = new Promise<Deno.NetAddr>((resolve, reject) => {
     try {
       if (options.port !== 0) refuseTakenPort(hostname, options.port);
@@ -184,11 +201,9 @@ export function serveTls(pair: CertificatePair, options: TlsServerOptions): Relo
       if (handover) pending = next;
       else swap(next);
     },
-    async shutdown(): Promise<void> {
-      if (stopping) return;
-      stopping = true;
-      pending = undefined;
-      await Promise.race([Promise.all([...servers].map(stop)), sleep(DRAIN_MS)]);
+    shutdown(): Promise<boolean> {
+      drained ??= stopAll();
+      return drained;
     },
   };
 }
