@@ -50,6 +50,15 @@ function acceptedNoDelay(port: number): number[] {
   return options;
 }
 
+/** How many sockets of this process listen on `port`. */
+function listenerCount(port: number): number {
+  let count = 0;
+  for (let fd = 0; fd < 4096; fd++) {
+    if (intOption(fd, SOL_SOCKET, SO_ACCEPTCONN) === 1 && localPort(fd) === port) count++;
+  }
+  return count;
+}
+
 function leafOf(ca: CertificateAuthority): Promise<CertificatePair> {
   return issueServingCertificate(ca, { ipAddresses: ["127.0.0.1"] });
 }
@@ -152,8 +161,10 @@ Deno.test("a swap asked for during a handover waits for it, then the newest cert
     const { port } = await server.listening;
     server.reload(await leafOf(cas[1]));
     server.reload(await leafOf(cas[2]));
-    // Still the second certificate: the third waits for the first server to be gone from the port.
+    // Still the second certificate, and no third listener: the socket program picks the port's second
+    // socket, so the third waits for the first server to be gone from the port.
     (await openConnection(port, cas[1].certPem)).conn.close();
+    assert.equal(listenerCount(port), 2);
     let third: OpenConnection | undefined;
     const deadline = Date.now() + 10_000;
     while (!third && Date.now() < deadline) {
