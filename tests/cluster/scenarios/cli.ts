@@ -27,13 +27,14 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import zlib from "node:zlib";
-import { CreateBucketCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { CreateBucketCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { cliProcess, type CliResult } from "../../support/cli_run.ts";
 import { makeRealCore } from "../../support/real_core.ts";
 import { freePort } from "../../support/s3_server.ts";
 import { type Json, NODE_NAME, registerNode, waitForNamespace } from "../support/chart.ts";
 import { roleLog, type RoleProcess, startWatcherRole, waitForRoleLine } from "../support/coredog_roles.ts";
 import { eventually, getObject, kubectl, kubectlResult, scenarioDir, serviceAccountIdentity } from "../support/kube.ts";
+import { minioClient } from "../support/minio_client.ts";
 import { loadTier } from "../support/tier_env.ts";
 
 const BUCKET = "cli";
@@ -77,16 +78,6 @@ function prepare(): Promise<Setup> {
 
 function sha256(bytes: Uint8Array): string {
   return createHash("sha256").update(bytes).digest("hex");
-}
-
-function minioClient(): S3Client {
-  const tier = loadTier();
-  return new S3Client({
-    region: "us-east-1",
-    endpoint: tier.minio.endpoint,
-    forcePathStyle: true,
-    credentials: { accessKeyId: tier.minio.accessKeyId, secretAccessKey: tier.minio.secretAccessKey },
-  });
 }
 
 async function apply(object: Json): Promise<void> {

@@ -10,13 +10,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import {
-  CreateBucketCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  S3Client,
-  S3ServiceException,
-} from "@aws-sdk/client-s3";
+import { ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException } from "@aws-sdk/client-s3";
 import { parseConfig } from "../../../src/core/config.ts";
 import { createStorage } from "../../../src/storage/mod.ts";
 import { SignatureRegistry } from "../../../src/watcher/signature_registry.ts";
@@ -28,28 +22,11 @@ import { freePort } from "../../support/s3_server.ts";
 import { taskRunArgs } from "../../support/tasks.ts";
 import { roleLog, waitForRoleLine } from "../support/coredog_roles.ts";
 import { scenarioDir } from "../support/kube.ts";
+import { ensureBucket, minioClient } from "../support/minio_client.ts";
 import { loadTier } from "../support/tier_env.ts";
 
 const BUCKET = "signatures";
 const MINUTE = 60_000;
-
-function minioClient(): S3Client {
-  const tier = loadTier();
-  return new S3Client({
-    region: "us-east-1",
-    endpoint: tier.minio.endpoint,
-    forcePathStyle: true,
-    credentials: { accessKeyId: tier.minio.accessKeyId, secretAccessKey: tier.minio.secretAccessKey },
-  });
-}
-
-async function ensureBucket(client: S3Client): Promise<void> {
-  try {
-    await client.send(new CreateBucketCommand({ Bucket: BUCKET }));
-  } catch (error) {
-    if ((error as Error).name !== "BucketAlreadyOwnedByYou") throw error;
-  }
-}
 
 /** The StorageConfig lines for the tier's MinIO, path-style or virtual-hosted. */
 function storageLines(style: "path" | "virtual", storeDir: string): string[] {
@@ -80,7 +57,7 @@ function storageFor(style: "path" | "virtual", storeDir: string) {
 
 for (const style of ["path", "virtual"] as const) {
   Deno.test(`MinIO (${style}-style): a second If-None-Match: * write is refused with 412, so the registry writes conditionally`, async () => {
-    await ensureBucket(minioClient());
+    await ensureBucket(minioClient(), BUCKET);
     const run = crypto.randomUUID().slice(0, 8);
     const { storage, storeDir } = storageFor(style, `conditional-${run}`);
     assert.equal(await storage.createJsonIfAbsent(`${storeDir}/probe.json`, { n: 1 }), true);
@@ -96,7 +73,7 @@ for (const style of ["path", "virtual"] as const) {
 
 Deno.test("MinIO: listKeys pages through 1100 keys, sorted and limited, the same keys a signed ListObjectsV2 lists", async () => {
   const client = minioClient();
-  await ensureBucket(client);
+  await ensureBucket(client, BUCKET);
   const run = crypto.randomUUID().slice(0, 8);
   const { storage } = storageFor("path", `list-${run}`);
   const prefix = `list-${run}/seen/`;
@@ -178,7 +155,7 @@ Deno.test({
   sanitizeOps: false,
   async fn() {
     const client = minioClient();
-    await ensureBucket(client);
+    await ensureBucket(client, BUCKET);
     const dir = await scenarioDir("crash-signatures-race");
     await Deno.mkdir(join(dir, "stage"), { recursive: true });
     const storeDir = `race-${crypto.randomUUID().slice(0, 8)}`;

@@ -12,7 +12,6 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import zlib from "node:zlib";
 import {
-  CreateBucketCommand,
   GetObjectCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
@@ -24,27 +23,10 @@ import { makeRealCore } from "../../support/real_core.ts";
 import { freePort } from "../../support/s3_server.ts";
 import { roleLog, type RoleProcess, startWatcherRole, waitForRoleLine } from "../support/coredog_roles.ts";
 import { eventually, scenarioDir } from "../support/kube.ts";
+import { ensureBucket, minioClient } from "../support/minio_client.ts";
 import { loadTier } from "../support/tier_env.ts";
 
 const MiB = 1024 * 1024;
-
-function minioClient(): S3Client {
-  const tier = loadTier();
-  return new S3Client({
-    region: "us-east-1",
-    endpoint: tier.minio.endpoint,
-    forcePathStyle: true,
-    credentials: { accessKeyId: tier.minio.accessKeyId, secretAccessKey: tier.minio.secretAccessKey },
-  });
-}
-
-async function ensureBucket(client: S3Client, bucket: string): Promise<void> {
-  try {
-    await client.send(new CreateBucketCommand({ Bucket: bucket }));
-  } catch (error) {
-    if ((error as Error).name !== "BucketAlreadyOwnedByYou") throw error;
-  }
-}
 
 async function keysIn(client: S3Client, bucket: string, prefix: string): Promise<string[]> {
   const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }));
