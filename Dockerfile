@@ -23,7 +23,7 @@ COPY src/ src/
 # The npm packages, exactly as locked; a lockfile that does not match deno.json fails the build.
 # --exclude-unused-npm below keeps the test-only packages (the S3 test server...) out of the executables.
 RUN deno install --frozen --entrypoint src/watcher/main.ts src/webhook/main.ts src/cli/main.ts
-# The watcher reads the dump root, deletes stored cores and writes its ledger wherever the
+# The watcher reads CorefileDir, deletes stored cores and writes its ledger wherever the
 # configuration says, talks to S3, the chat APIs and the Kubernetes API, reads the AWS SDK's
 # environment and the node's hostname and addresses.
 # File events run in a worker (src/watcher/fs_events.ts), whose module `deno compile` embeds only

@@ -1,7 +1,7 @@
 /**
  * glibc through Deno's FFI, for the few calls Deno has no API for
  * (inotify without modify events, `lseek` with `SEEK_DATA`/`SEEK_HOLE`,
- * `TCP_NODELAY` on the webhook's listening socket).
+ * `TCP_NODELAY` on the webhook's listening socket), and libcrypto's SHA-256.
  * Every caller must work without it: without `--allow-ffi`, or on a libc
  * other than glibc, the loader answers undefined.
  *
@@ -9,24 +9,36 @@
  */
 
 /**
- * A loader of `libc.so.6` with `symbols`: it opens the library at its first
- * call and answers the same symbols (or undefined, when FFI is not there)
- * ever after.
+ * A loader of the first of `names` that opens, with `symbols`: it tries at
+ * its first call and answers the same symbols (or undefined, when FFI or
+ * every library is missing) ever after.
  */
-export function libcLoader<S extends Deno.ForeignLibraryInterface>(
+export function libraryLoader<S extends Deno.ForeignLibraryInterface>(
+  names: string[],
   symbols: S,
 ): () => Deno.DynamicLibrary<S>["symbols"] | undefined {
   let loaded: Deno.DynamicLibrary<S>["symbols"] | null | undefined;
   return () => {
     if (loaded === undefined) {
-      try {
-        loaded = Deno.dlopen("libc.so.6", symbols).symbols;
-      } catch {
-        loaded = null;
+      loaded = null;
+      for (const name of names) {
+        try {
+          loaded = Deno.dlopen(name, symbols).symbols;
+          break;
+        } catch {
+          // Not this one (or no FFI): try the next.
+        }
       }
     }
     return loaded ?? undefined;
   };
+}
+
+/** A {@linkcode libraryLoader} of glibc, `libc.so.6`. */
+export function libcLoader<S extends Deno.ForeignLibraryInterface>(
+  symbols: S,
+): () => Deno.DynamicLibrary<S>["symbols"] | undefined {
+  return libraryLoader(["libc.so.6"], symbols);
 }
 
 /** The calling thread's `errno`, through the library's `__errno_location` (0 when it has none). */

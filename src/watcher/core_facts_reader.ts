@@ -48,8 +48,23 @@ export interface CoreFileFacts {
   crash: CrashSite;
 }
 
+/** Options of {@linkcode readCoreFacts}. */
+export interface ReadCoreFactsOptions {
+  /**
+   * Also unwind a core shorter than its program headers say (one cut off
+   * by a timeout). False skips the stack and module reads for a core the
+   * kernel is still writing, which the caller will look at again. True by
+   * default.
+   */
+  crashSiteWhenShort?: boolean;
+}
+
 /** Reads the facts of the file behind `handle`, which is `size` bytes long. */
-export async function readCoreFacts(handle: fs.promises.FileHandle, size: number): Promise<CoreFileFacts> {
+export async function readCoreFacts(
+  handle: fs.promises.FileHandle,
+  size: number,
+  options: ReadCoreFactsOptions = {},
+): Promise<CoreFileFacts> {
   const headerBytes = await readRange(handle, 0, Math.min(ELF_HEADER_BYTES, size));
   const parsed = parseElfHeader(headerBytes);
   if (!parsed.ok) {
@@ -81,12 +96,16 @@ export async function readCoreFacts(handle: fs.promises.FileHandle, size: number
   }
   if (notes.length === 0) problems.push("no readable notes");
   const facts = crashFactsFromNotes(header, notes);
+  const expectedBytes = expectedCoreSize(headers);
+  const short = size < expectedBytes;
   return {
     format: "elf-core",
     facts,
-    expectedBytes: expectedCoreSize(headers),
+    expectedBytes,
     problems,
-    crash: await readCrashSite(handle, { header, headers, notes, facts, size }),
+    crash: short && options.crashSiteWhenShort === false
+      ? noCrashSite("the core is still being written")
+      : await readCrashSite(handle, { header, headers, notes, facts, size }),
   };
 }
 

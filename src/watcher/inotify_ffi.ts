@@ -62,8 +62,6 @@ export interface InotifyEvent {
 export interface InotifyTree {
   /** The inotify file descriptor (closing it ends the watch). */
   fd: number;
-  /** Directories watched now. */
-  watches(): number;
   /** Waits up to `timeoutMs` for events; returns them (an overflow is one `other` event on the root). */
   next(timeoutMs: number): Promise<InotifyEvent[]>;
   /** Ends the watch. */
@@ -178,7 +176,6 @@ export function openInotify(root: string): InotifyTree | undefined {
   let closed = false;
   return {
     fd,
-    watches: () => paths.size,
     async next(timeoutMs: number): Promise<InotifyEvent[]> {
       if (closed) throw new Error("the inotify watch is closed");
       const ready = await c.poll(pollFd, 1n, timeoutMs);

@@ -88,7 +88,12 @@ export class Ledger {
    * killed), and interrupted uploads whose cleanup failed before.
    */
   async listUploading(): Promise<{ id: string; key: string }[]> {
-    return [...await readMarks(this.#uploadingDir), ...await readMarks(this.#cleanupDir)];
+    // A re-upload killed while an earlier cleanup was still owed leaves both marks for the same upload.
+    const marks = new Map<string, { id: string; key: string }>();
+    for (const mark of [...await readMarks(this.#uploadingDir), ...await readMarks(this.#cleanupDir)]) {
+      marks.set(`${mark.id}\n${mark.key}`, mark);
+    }
+    return [...marks.values()];
   }
 
   /**

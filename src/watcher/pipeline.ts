@@ -107,7 +107,7 @@ export async function processCore(file: ReadyFile, deps: PipelineDeps): Promise<
   const { handle, stat } = opened;
   try {
     if (stat.size !== file.size || stat.mtimeMs !== file.mtimeMs) return { kind: "changed" };
-    const core = await readCoreFacts(handle, file.size);
+    const core = await readCoreFacts(handle, file.size, { crashSiteWhenShort: file.truncatedByTimeout });
     const short = core.expectedBytes !== undefined && file.size < core.expectedBytes;
     if (short && !file.truncatedByTimeout) return { kind: "short", expectedBytes: core.expectedBytes! };
 

@@ -13,6 +13,7 @@
  */
 
 import { createHash } from "node:crypto";
+import { libraryLoader } from "../libc_ffi.ts";
 
 const SYMBOLS = {
   SHA256_Init: { parameters: ["buffer"], result: "i32" },
@@ -20,29 +21,11 @@ const SYMBOLS = {
   SHA256_Final: { parameters: ["buffer", "buffer"], result: "i32" },
 } as const;
 
-type Crypto = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
-
-let library: Crypto | null | undefined;
-
-function loadCrypto(): Crypto | undefined {
-  if (library === undefined) {
-    library = null;
-    for (const name of ["libcrypto.so.3", "libcrypto.so"]) {
-      try {
-        library = Deno.dlopen(name, SYMBOLS).symbols;
-        break;
-      } catch {
-        // Not this one (or no FFI): try the next, then node:crypto.
-      }
-    }
-  }
-  return library ?? undefined;
-}
+/** libcrypto 3, or whichever the image's unversioned name points at. */
+const loadCrypto = libraryLoader(["libcrypto.so.3", "libcrypto.so"], SYMBOLS);
 
 /** A running SHA-256. */
 export interface Sha256Hasher {
-  /** Where the hashing runs. */
-  readonly engine: "libcrypto" | "node:crypto";
   /** Hashes `bytes`; they must not change until the promise settles. */
   update(bytes: Uint8Array): Promise<void>;
   /** The hex digest; no update may follow. */
@@ -55,7 +38,6 @@ export function createSha256(): Sha256Hasher {
   if (!c) {
     const hash = createHash("sha256");
     return {
-      engine: "node:crypto",
       update(bytes: Uint8Array): Promise<void> {
         hash.update(bytes);
         return Promise.resolve();
@@ -68,7 +50,6 @@ export function createSha256(): Sha256Hasher {
   c.SHA256_Init(context);
   let busy: Promise<void> = Promise.resolve();
   return {
-    engine: "libcrypto",
     update(bytes: Uint8Array): Promise<void> {
       // Updates of one context run one at a time, in order.
       busy = busy.then(async () => {

@@ -51,8 +51,6 @@ export type FileSpan = { kind: "data"; bytes: Uint8Array } | { kind: "hole"; len
 
 /** An open file read by data regions. */
 export interface SparseReader {
-  /** Bytes of data regions found so far (holes excluded). */
-  dataBytes(): number;
   /**
    * The file from offset 0 to `size` in order: data regions are read into
    * the buffers `buffer` hands out (at most a buffer's length at a time; the
@@ -83,7 +81,6 @@ export function openSparseReader(path: string, identity: { dev: number; ino: num
     c.close(fd);
     return undefined;
   }
-  let data = 0;
   let closed = false;
 
   /** Next data offset at or after `from`, or `size` when only a hole (or nothing) is left. */
@@ -118,7 +115,6 @@ export function openSparseReader(path: string, identity: { dev: number; ino: num
         // errno belongs to the pool thread that ran the read, so only the failure is known here.
         if (got < 0) throw new Error(`read of ${path} at ${offset} failed`);
         if (got === 0) throw new Error(`${path} ended at ${offset}, before the ${size} bytes it had; the file changed`);
-        data += got;
         offset += got;
         yield { kind: "data", bytes: target.subarray(0, got) };
       }
@@ -126,7 +122,6 @@ export function openSparseReader(path: string, identity: { dev: number; ino: num
   }
 
   return {
-    dataBytes: () => data,
     spans,
     close(): void {
       if (closed) return;
