@@ -122,7 +122,6 @@ Deno.test("the real code, against an API server that enforces the chart's RBAC r
     );
     rules = webhookRules;
     await assert.rejects(client.getPod("team-a", "web-7d9f8c6b5-x2x4q"), /HTTP 403/);
-    client.close();
   } finally {
     await api.close();
     await Deno.remove(dir, { recursive: true });

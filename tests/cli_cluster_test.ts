@@ -11,7 +11,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { stringify as toYaml } from "yaml";
+import { parse as parseYaml, stringify as toYaml } from "yaml";
 import { KubeClient } from "../src/kube/client.ts";
 import { loadKubeConnection } from "../src/kube/kube_config.ts";
 import { fillCliBucket } from "./support/cli_bucket.ts";
@@ -96,6 +96,19 @@ Deno.test({
         const [record] = JSON.parse(listed.stdout);
         assert.equal(record.pod.name, "crashy-5f7b9-qwert");
         assert.equal(record.container.imageID, IMAGE_ID, "the watcher recorded the image digest from the API");
+
+        // KUBECONFIG as kubectl reads it: a list of files, merged (here the cluster and user in one, the context in
+        // the other).
+        const config = parseYaml(await Deno.readTextFile(kubeconfig)) as Record<string, unknown>;
+        const parts = [join(dir, "clusters.yaml"), join(dir, "contexts.yaml")];
+        await Deno.writeTextFile(parts[0], toYaml({ ...config, contexts: [], "current-context": undefined }));
+        await Deno.writeTextFile(
+          parts[1],
+          toYaml({ apiVersion: "v1", kind: "Config", contexts: config.contexts, "current-context": "test" }),
+        );
+        const merged = await cliProcess(["list", "--from-cluster", "-o", "json"], { KUBECONFIG: parts.join(":") });
+        assert.equal(merged.code, 0, merged.stderr);
+        assert.equal(JSON.parse(merged.stdout)[0].id, record.id);
 
         const id = record.id.slice(0, 12);
         const created = await cliProcess(["debug", id, "--from-cluster", "--kubeconfig", kubeconfig], env);

@@ -65,7 +65,6 @@ Deno.test("the sweep removes only empty, old directories of pods the API says ar
     assert.deepEqual(await hygiene.sweep(), []);
     assert.ok(await exists(`${root}/shop/gone-again`));
   } finally {
-    kube.close();
     await api.close().catch(() => {});
     await Deno.remove(dir, { recursive: true });
   }

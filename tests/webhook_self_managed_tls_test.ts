@@ -82,7 +82,6 @@ async function setup(fake: Parameters<typeof startFakeKubeApi>[1] = {}): Promise
       return fromBase64(webhooks[0].clientConfig.caBundle ?? "");
     },
     async cleanup() {
-      client.close();
       await api.close();
       await Deno.remove(dir, { recursive: true });
     },

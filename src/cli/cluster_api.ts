@@ -11,6 +11,7 @@ import * as k8s from "@kubernetes/client-node";
 import { type CoredogConfig, parseConfig } from "../core/config.ts";
 import type { CredentialOverrides } from "../core/credentials.ts";
 import { type KubeConnection, loadKubeConnection } from "../kube/kube_config.ts";
+import { fromBase64 } from "../tls/serving_bundle.ts";
 
 /** Options of {@linkcode connectCluster}. */
 export interface ConnectOptions {
@@ -66,7 +67,7 @@ export function connectCluster(options: ConnectOptions): ClusterApi {
       );
       if (!secret) return undefined;
       return Object.fromEntries(
-        Object.entries(secret.data ?? {}).map(([key, value]) => [key, new TextDecoder().decode(decodeBase64(value))]),
+        Object.entries(secret.data ?? {}).map(([key, value]) => [key, fromBase64(value)]),
       );
     },
     async createPod(namespace, pod) {
@@ -189,8 +190,4 @@ function describe(error: unknown, what: string, source: string): ApiRefusal {
   }
   if (code) return new ApiRefusal(`${what}: HTTP ${code}${reason ? `: ${reason}` : ""} (${source})`);
   return new ApiRefusal(`${what}: ${(error as Error).message} (${source})`);
-}
-
-function decodeBase64(text: string): Uint8Array {
-  return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
 }

@@ -66,7 +66,7 @@ export async function loadCliConfig(parsed: ParsedArgs, io: CliIo): Promise<Core
   }
   if (fromCluster) {
     return await loadClusterConfig({
-      kubeconfig: parsed.flags.kubeconfig ?? io.env("KUBECONFIG"),
+      kubeconfig: parsed.flags.kubeconfig,
       context: parsed.flags.context,
       namespace: parsed.flags["coredog-namespace"] ?? DEFAULT_COREDOG_NAMESPACE,
       secret: parsed.flags.secret,

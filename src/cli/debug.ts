@@ -99,7 +99,7 @@ Examples:
       throw new Error(`core ${record.id} is not attributed to a pod, so there is no namespace to debug it in`);
     }
     const name = debugPodName(record);
-    const kube = { kubeconfig: parsed.flags.kubeconfig ?? io.env("KUBECONFIG"), context: parsed.flags.context };
+    const kube = { kubeconfig: parsed.flags.kubeconfig, context: parsed.flags.context };
     if (parsed.flags.delete === "true") {
       const deleted = await connectCluster({ ...kube, env: io.env }).deletePod(namespace, name);
       io.stderr(deleted ? `pod ${namespace}/${name} deleted\n` : `pod ${namespace}/${name} does not exist\n`);

@@ -9,7 +9,7 @@
 import { stringify as toYaml } from "yaml";
 import { shortId, signatureOf, type StoredCore } from "../core/core_listing.ts";
 import type { CrashRecord } from "../core/crash_record.ts";
-import { humanBytes } from "../core/template.ts";
+import { humanBytes, sightingText } from "../core/template.ts";
 
 /** Output formats of `list` and `info`. */
 export const OUTPUT_FORMATS = ["table", "wide", "json", "yaml"] as const;
@@ -106,12 +106,7 @@ export function renderInfo(core: StoredCore, format: OutputFormat): string {
     ["Signature", signatureOf(r) ?? r.crash?.noSignature],
     ["Crash site", r.crash?.site],
     ["Build ID", r.crash?.buildId],
-    [
-      "Seen",
-      r.sighting
-        ? `${r.sighting.count} times in ${r.sighting.pods} pods on ${r.sighting.nodes} nodes since ${r.sighting.since} (when stored)`
-        : undefined,
-    ],
+    ["Sightings", r.sighting ? `${sightingText(r.sighting)} (when stored)` : undefined],
     [
       "Core size",
       r.corefile?.rawBytes !== undefined

@@ -5,8 +5,10 @@
  * its own Secret and its CA in the `caBundle` of its
  * MutatingWebhookConfiguration.
  *
- * Every call CoreDog makes is a method of {@linkcode KubeClient}, so the
- * chart's RBAC can be checked against what the client really sends
+ * Every call the watcher and the webhook make is a method of
+ * {@linkcode KubeClient} (the `coredog` command's, run with the user's
+ * own rights, are in `src/cli/cluster_api.ts`), so the chart's RBAC can be
+ * checked against what the client really sends
  * (`tests/chart_rbac_test.ts`), and every failure becomes a
  * {@linkcode KubeApiError} or an `Error` that names what was asked.
  *
@@ -24,9 +26,6 @@ import {
   type SecretObject,
 } from "./api_objects.ts";
 import { type KubeConnection, tokenFileConnection } from "./kube_config.ts";
-
-export { DEFAULT_REQUEST_TIMEOUT_MS, isConflict, KubeApiError };
-export type { MutatingWebhook, MutatingWebhookConfigurationObject, SecretObject };
 
 /**
  * A connection with a bearer token file and a CA file, without a
@@ -242,9 +241,6 @@ export class KubeClient {
     );
     return plain<MutatingWebhookConfigurationObject>(patched);
   }
-
-  /** Nothing to release: client-node opens connections per request. Kept so that owners can say when they are done. */
-  close(): void {}
 
   /** Runs `call` with a timeout; a 404 gives undefined. */
   async #absentOn404<T>(

@@ -36,8 +36,6 @@ export interface PodCacheOptions {
   logger: Logger;
   /** How long a deleted pod is kept, ms; {@linkcode DEFAULT_TOMBSTONE_MS} by default. */
   tombstoneMs?: number;
-  /** The longest a lookup waits, ms; the client's request timeout by default. */
-  lookupTimeoutMs?: number;
   /** The clock; `Date.now` by default. */
   now?(): number;
   /** Called for each lookup with where its answer came from (for a metric). */
@@ -57,7 +55,8 @@ export class PodCache {
   #client: KubeClient;
   #options: PodCacheOptions;
   #tombstoneMs: number;
-  #timeoutMs: number;
+  /** The longest a lookup waits, ms: the Kubernetes client's default request timeout. */
+  #timeoutMs = DEFAULT_REQUEST_TIMEOUT_MS;
   #now: () => number;
   #informer;
   #tombstones = new Map<string, Tombstone>();
@@ -68,14 +67,11 @@ export class PodCache {
   #restartTimer: ReturnType<typeof setTimeout> | undefined;
   #syncWaiters: (() => void)[] = [];
   #reconnectTimers = new Set<ReturnType<typeof setTimeout>>();
-  /** Counts for tests and logs. */
-  readonly stats = { cache: 0, tombstone: 0, api: 0, restarts: 0 };
 
   constructor(client: KubeClient, options: PodCacheOptions) {
     this.#client = client;
     this.#options = options;
     this.#tombstoneMs = options.tombstoneMs ?? DEFAULT_TOMBSTONE_MS;
-    this.#timeoutMs = options.lookupTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     this.#now = options.now ?? Date.now;
     this.#informer = client.podListWatch(`spec.nodeName=${options.nodeName}`, {
       delayFn: (ms) => this.#reconnectDelay(ms),
@@ -108,27 +104,24 @@ export class PodCache {
    * @throws {Error} when the cache does not know the pod and the GET fails (API down, timeout, 403).
    */
   async getPod(namespace: string, name: string): Promise<PodObject | undefined> {
-    return (await this.lookup(namespace, name)).pod;
+    return (await this.#lookup(namespace, name)).pod;
   }
 
   /** Like {@linkcode getPod}, with where the answer came from. */
-  async lookup(namespace: string, name: string): Promise<{ pod?: PodObject; source: PodSource }> {
+  async #lookup(namespace: string, name: string): Promise<{ pod?: PodObject; source: PodSource }> {
     const deadline = this.#now() + this.#timeoutMs;
     if (!this.#synced && !this.#listFailed && !this.#stopped) await this.#waitForSync(this.#timeoutMs);
     const key = `${namespace}/${name}`;
     const live = this.#informer.get(name, namespace);
     if (live) {
-      this.stats.cache++;
       this.#options.onLookup?.("cache");
       return { pod: plain(live), source: "cache" };
     }
     const tombstone = this.#tombstones.get(key);
     if (tombstone && tombstone.until > this.#now()) {
-      this.stats.tombstone++;
       this.#options.onLookup?.("tombstone");
       return { pod: tombstone.pod, source: "tombstone" };
     }
-    this.stats.api++;
     this.#options.onLookup?.("api");
     const remaining = Math.max(1, deadline - this.#now());
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -193,7 +186,6 @@ export class PodCache {
     const message = (error as Error)?.message ?? String(error);
     const status = (error as { statusCode?: number })?.statusCode;
     this.#listFailed = !this.#informer.latestResourceVersion();
-    this.stats.restarts++;
     this.#options.logger.warn("pod list/watch failed; cores are enriched with a GET until it is back", {
       node: this.#options.nodeName,
       error: status ? `HTTP ${status} ${message}` : message,

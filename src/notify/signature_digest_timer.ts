@@ -74,18 +74,13 @@ export class SignatureDigestTimer {
     });
   }
 
-  /** Windows waiting for their end. */
-  get pending(): number {
-    return this.#pending.size;
-  }
-
   /** At shutdown: sends every owed digest now, with what the store holds so far. */
   async flush(): Promise<void> {
     for (const { abort, run } of [...this.#pending.values()]) {
       abort.abort();
       this.#track(run());
     }
-    while (this.#running.size > 0) await Promise.all(this.#running);
+    await this.idle();
   }
 
   /** Resolves when no digest is being read (for tests). */

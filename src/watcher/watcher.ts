@@ -155,7 +155,6 @@ export async function startWatcher(options: WatcherOptions): Promise<Watcher> {
       await dispatcher.drain();
       await notifications.settled();
       await pods?.stop();
-      options.kube?.close();
       lock.release();
     },
   };
