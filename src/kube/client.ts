@@ -19,9 +19,7 @@ import * as k8s from "@kubernetes/client-node";
 import type { PodObject } from "../core/pod_facts.ts";
 import {
   DEFAULT_REQUEST_TIMEOUT_MS,
-  isConflict,
   KubeApiError,
-  type MutatingWebhook,
   type MutatingWebhookConfigurationObject,
   type SecretObject,
 } from "./api_objects.ts";

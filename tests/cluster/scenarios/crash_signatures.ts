@@ -10,7 +10,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException } from "@aws-sdk/client-s3";
+import { ListObjectsV2Command, PutObjectCommand, S3ServiceException } from "@aws-sdk/client-s3";
 import { parseConfig } from "../../../src/core/config.ts";
 import { createStorage } from "../../../src/storage/mod.ts";
 import { SignatureRegistry } from "../../../src/watcher/signature_registry.ts";
